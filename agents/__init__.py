@@ -1,0 +1,1 @@
+"""mailmind agents package."""

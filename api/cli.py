@@ -1,0 +1,241 @@
+"""The ``mailmind`` command line.
+
+Thin: every command builds :class:`~api.services.Services` from settings and calls into it.
+Human output (progress bars, tables) goes to stderr; ``--json`` prints exactly one JSON object on
+stdout, so scripts can pipe it. Exit codes: 0 success, 2 unusable input (path, permissions,
+user id), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from core.errors import InputError, MailmindError
+
+app = typer.Typer(
+    name="mailmind",
+    help="mailmind: an open-source mail assistant over your mail, calendar and contacts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+bench_app = typer.Typer(help="Benchmarks: print a table and write JSON.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+err = Console(stderr=True)
+
+UserOpt = Annotated[str, typer.Option("--user", "-u", help="mailmind user the data belongs to.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def _services() -> Any:
+    from api.services import Services
+    from core.settings import load_settings
+
+    return Services(load_settings())
+
+
+def emit_json(obj: object) -> None:
+    """Write one JSON object to stdout."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fail(exc: MailmindError, as_json: bool) -> typer.Exit:
+    """Report an error the way the caller asked for and return the exit to raise."""
+    code = 2 if isinstance(exc, InputError) else 1
+    if as_json:
+        emit_json({"error": exc.code, "message": str(exc)})
+    err.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(code)
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="mbox file, Maildir, folder of .eml, .eml file.")],
+    user: UserOpt,
+    as_json: JsonOpt = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Parser processes (default: one per core).")
+    ] = None,
+) -> None:
+    """Ingest mail from PATH (format detected), skipping what is already stored."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    services = _services()
+    try:
+        ingestor = services.ingestor(workers=workers)
+        with Progress(
+            TextColumn("[bold]ingest[/] {task.fields[count]} msgs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[rate]} msg/s"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=as_json,
+            disable=not err.is_terminal and as_json,
+        ) as bar:
+            task = bar.add_task("ingest", total=None, count=0, rate="-")
+            import time
+
+            t0 = time.perf_counter()
+
+            def progress(done: int, bytes_done: int, bytes_total: int) -> None:
+                if done % 50 and bytes_done != bytes_total:
+                    return
+                elapsed = max(time.perf_counter() - t0, 1e-6)
+                bar.update(
+                    task, completed=bytes_done, total=bytes_total, count=done,
+                    rate=f"{done / elapsed:,.0f}",
+                )  # fmt: skip
+
+            report = ingestor.ingest(user, path, progress=progress)
+    except MailmindError as exc:
+        raise fail(exc, as_json) from exc
+    finally:
+        services.close()
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    err.print(
+        f"[green]done[/] {report.format} {report.path}: {report.seen} items, "
+        f"{report.added} added, {report.duplicates} duplicates skipped, "
+        f"{report.quarantined} quarantined"
+        + (
+            f" ({report.already_quarantined} already quarantined)"
+            if report.already_quarantined
+            else ""
+        )
+        + f", {report.threads} threads, {report.messages_per_s:,.0f} msg/s"
+    )
+    for reason, n in report.quarantine_reasons.items():
+        err.print(f"  quarantined {n:>5} × {reason}")
+
+
+@app.command()
+def stats(user: UserOpt, as_json: JsonOpt = False) -> None:
+    """Counts of messages, threads and quarantined items, and the date range."""
+    services = _services()
+    try:
+        s = services.store.stats(user)
+    except MailmindError as exc:
+        raise fail(exc, as_json) from exc
+    finally:
+        services.close()
+    data = {
+        "user": s.user,
+        "messages": s.messages,
+        "threads": s.threads,
+        "quarantined": s.quarantined,
+        "sources": s.sources,
+        "attachments": s.attachments,
+        "first_date": s.first_date.isoformat() if s.first_date else None,
+        "last_date": s.last_date.isoformat() if s.last_date else None,
+        "folders": s.folders,
+    }
+    if as_json:
+        emit_json(data)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"mailmind stats: {user}", show_header=False)
+    for key in ("messages", "threads", "quarantined", "sources", "attachments"):
+        table.add_row(key, f"{data[key]:,}")
+    table.add_row("date range", f"{data['first_date'] or '-'} … {data['last_date'] or '-'}")
+    Console().print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+) -> None:
+    """Ingest the bundled demo data for user `demo` if the store is empty, then serve.
+
+    The HTTP API is a later milestone; until it lands this prints the demo user's stats and exits.
+    """
+    from core.settings import REPO_ROOT
+
+    services = _services()
+    try:
+        store = services.store
+        if store.stats("demo").messages == 0:
+            report = services.ingestor().ingest("demo", REPO_ROOT / "demo" / "mail")
+            err.print(f"ingested demo mailbox: {report.added} messages, {report.threads} threads")
+    finally:
+        services.close()
+    err.print(f"[yellow]HTTP API not available yet[/] (would bind {host}:{port}); stats for demo:")
+    stats("demo", as_json=False)
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    path: Annotated[
+        Path | None, typer.Option(help="Source to ingest (default: ../shared Enron maildir).")
+    ] = None,
+    runs: Annotated[int, typer.Option(help="Repetitions (median reported).")] = 3,
+    out: Annotated[Path, typer.Option(help="Where to write the JSON result.")] = Path(
+        "bench-results/ingest.json"
+    ),
+    as_json: JsonOpt = False,
+) -> None:
+    """Parse+store throughput (messages/s) into a fresh store, median of RUNS."""
+    from evals.bench_ingest import default_enron_path, run_ingest_bench
+
+    source = path or default_enron_path()
+    try:
+        result = run_ingest_bench(source, runs=runs, log=err.print)
+    except MailmindError as exc:
+        raise fail(exc, as_json) from exc
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    if as_json:
+        emit_json(result)
+    else:
+        err.print(json.dumps(result, indent=2))
+        err.print(f"written to {out}")
+
+
+def _register_optional() -> None:
+    """Attach command groups owned by other modules (each is a Typer app or command)."""
+    import importlib
+
+    for module, attach in (
+        ("api.cli_retrieval", "register"),
+        ("api.cli_models", "register"),
+        ("api.cli_sync", "register"),
+        ("api.cli_agents", "register"),
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        register = getattr(mod, attach, None)
+        if register is not None:
+            register(app, bench_app)
+
+
+def main() -> None:
+    """Console entry point."""
+    _register_optional()
+    app()
+
+
+if __name__ == "__main__":
+    main()

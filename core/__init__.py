@@ -1,0 +1,1 @@
+"""Shared foundation: settings, domain types and the error hierarchy. Imports nothing of ours."""

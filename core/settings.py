@@ -1,0 +1,199 @@
+"""The one settings object of mailmind.
+
+Built by :func:`load_settings` (reads the environment and ``.env``) and passed down explicitly;
+tests construct ``Settings(...)`` directly. Nothing here runs at import time.
+
+Every field maps to an environment variable with the ``MAILMIND_`` prefix; nested sections use
+``__`` as the delimiter, e.g. ``MAILMIND_STORE__BUSY_TIMEOUT_S=10``. All variables are listed in
+``.env.example`` and the README (a test keeps the three in sync).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Repository checkout root (``core/`` lives directly under it).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class StoreSettings(BaseModel):
+    """Relational store (SQLite by default)."""
+
+    backend: Literal["sqlite"] = Field("sqlite", description="Store backend.")
+    path: Path | None = Field(
+        None, description="SQLite file; default `<data_dir>/mailmind.sqlite3`."
+    )
+    busy_timeout_s: float = Field(30.0, description="How long a writer waits for a lock.")
+    batch_size: int = Field(
+        500, ge=1, description="Messages committed per ingest transaction (crash-safe unit)."
+    )
+
+
+class IngestSettings(BaseModel):
+    """Mail ingestion."""
+
+    max_message_bytes: int = Field(
+        50_000_000, description="Larger messages are quarantined instead of parsed."
+    )
+    body_chars: int = Field(
+        200_000, description="Body text kept per message (longer text is truncated)."
+    )
+
+
+class EmbeddingSettings(BaseModel):
+    """Sentence embedding model."""
+
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Name of the packaged model or a path to a sentence-transformers folder.",
+    )
+    batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
+    device: str = Field("cpu", description="Torch device for the encoder.")
+
+
+class IndexSettings(BaseModel):
+    """Vector index (Qdrant)."""
+
+    backend: Literal["edge", "server"] = Field(
+        "edge", description="`edge` = embedded Qdrant Edge shard; `server` = qdrant-client."
+    )
+    url: str | None = Field(None, description="Qdrant server URL for the `server` backend.")
+    api_key: SecretStr | None = Field(None, description="Qdrant server API key.")
+    collection: str = Field("mailmind_messages", description="Collection / shard name.")
+    chunk_words: int = Field(
+        160, ge=16, description="Words per chunk; longer message texts are split with overlap."
+    )
+    chunk_overlap: int = Field(32, ge=0, description="Words shared by consecutive chunks.")
+    bm25_k1: float = Field(1.2, gt=0, description="BM25 term-frequency saturation (sparse).")
+    bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation (sparse).")
+    bm25_avg_len: float = Field(
+        64.0, gt=0, description="Expected tokens per chunk after stop words (BM25 `avgdl`)."
+    )
+    stemming: bool = Field(True, description="Light English stemming in the sparse tokenizer.")
+    fusion: Literal["minmax", "zscore", "rrf"] = Field(
+        "minmax", description="How dense and sparse scores are fused in hybrid search."
+    )
+    dense_weight: float = Field(
+        0.5, ge=0, le=1, description="Weight of the dense score in fusion (sparse: 1 - this)."
+    )
+    prefetch: int = Field(100, ge=10, description="Chunks fetched per method before fusion.")
+    hnsw_m: int = Field(16, ge=4, description="HNSW graph degree.")
+    hnsw_ef_construct: int = Field(100, ge=8, description="HNSW build-time beam width.")
+    hnsw_ef: int = Field(128, ge=8, description="HNSW query-time beam width.")
+
+
+class LLMSettings(BaseModel):
+    """Chat model and runtime."""
+
+    model: str = Field("smollm2-135m-instruct", description="Registered model name.")
+    runtime: Literal["auto", "transformers", "llamacpp", "openai"] = Field(
+        "auto", description="Runtime used to run the model."
+    )
+    device: str = Field("cpu", description="Torch device for the transformers runtime.")
+    base_url: str | None = Field(None, description="OpenAI-compatible server URL.")
+    api_key: SecretStr | None = Field(None, description="OpenAI-compatible server key.")
+    max_concurrency: int = Field(1, ge=1, description="Generations running at once.")
+    models: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Extra models by name: a GGUF file or a Hugging Face model folder (JSON map).",
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Weights dtype for the transformers runtime (`auto`: bfloat16)."
+    )
+    context_length: int = Field(4096, ge=256, description="Context window (llama.cpp `n_ctx`).")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads for in-process runtimes (default: all cores)."
+    )
+    server_model: str | None = Field(
+        None, description="Model name sent to the OpenAI-compatible server (default: `model`)."
+    )
+    request_timeout_s: float = Field(
+        120.0, gt=0, description="Timeout of one OpenAI-compatible server request."
+    )
+
+
+class MailAccount(BaseModel):
+    """An IMAP account synced by `mailmind sync`."""
+
+    name: str
+    user: str = Field(description="mailmind user the mail belongs to.")
+    host: str
+    port: int = 993
+    tls: bool = Field(True, description="Implicit TLS (IMAPS); see `starttls` for port 143.")
+    starttls: bool = Field(False, description="Upgrade a plain connection with STARTTLS.")
+    verify_tls: bool = Field(True, description="Verify the server certificate and host name.")
+    username: str
+    password: SecretStr
+    folders: list[str] = Field(
+        default_factory=lambda: ["INBOX"], description='Folders to sync; ["*"] = all.'
+    )
+
+
+class DavAccount(BaseModel):
+    """A CalDAV / CardDAV account synced by `mailmind sync`."""
+
+    name: str
+    user: str
+    url: str = Field(description="Server or principal URL (CalDAV and CardDAV share it).")
+    username: str
+    password: SecretStr
+    verify_tls: bool = Field(True, description="Verify the server certificate.")
+
+
+class SyncSettings(BaseModel):
+    """Live sync accounts (JSON lists in the environment)."""
+
+    imap: list[MailAccount] = Field(default_factory=list, description="IMAP accounts.")
+    dav: list[DavAccount] = Field(default_factory=list, description="CalDAV/CardDAV accounts.")
+
+
+class Settings(BaseSettings):
+    """All mailmind configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MAILMIND_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(
+        REPO_ROOT / "var", description="Where the store, index and model cache live."
+    )
+    log_level: str = Field("INFO", description="Python logging level.")
+    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
+    index: IndexSettings = Field(default_factory=IndexSettings)  # type: ignore[arg-type]
+    llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+
+    @property
+    def store_path(self) -> Path:
+        """SQLite file path (resolved default under the data dir)."""
+        return self.store.path or self.data_dir / "mailmind.sqlite3"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Folder holding downloaded and converted model weights."""
+        return self.data_dir / "models"
+
+    @property
+    def index_dir(self) -> Path:
+        """Folder holding the embedded Qdrant Edge shard."""
+        return self.data_dir / "index"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Folder holding raw copies of quarantined items."""
+        return self.data_dir / "quarantine"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment and ``.env``, with keyword overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

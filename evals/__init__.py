@@ -1,0 +1,1 @@
+"""mailmind evals package."""

@@ -1,0 +1,1 @@
+"""Mail parsing, sources and threading."""

@@ -1,0 +1,183 @@
+"""The relational store interface: what every other package may ask of stored mail.
+
+SQLite implements it today (:mod:`retrieval.store.sqlite`); a Postgres implementation can sit
+behind the same protocol. Every method takes the user as a required, first argument: per-user
+isolation is enforced here, never by callers or the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from core.errors import InputError
+from core.types import Message, Thread
+
+_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+
+
+def check_user(user: str) -> str:
+    """Validate a user id (non-empty, no wildcards or separators); returns it unchanged."""
+    if not isinstance(user, str) or not _USER_RE.match(user):
+        raise InputError(
+            f"invalid user id {user!r}: use 1-128 characters of letters, digits, . _ @ + -"
+        )
+    return user
+
+
+@dataclass(slots=True, frozen=True)
+class StoredItem:
+    """A parsed message ready to be stored, with where it came from."""
+
+    message: Message
+    locator: str
+
+
+@dataclass(slots=True, frozen=True)
+class QuarantineItem:
+    """An input that could not be parsed, with the reason and a pointer to its raw copy."""
+
+    locator: str
+    reason: str
+    raw_path: str | None
+    content_hash: str | None
+    size: int
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one :meth:`Store.add_batch` call did."""
+
+    added: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    added_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
+class TextHit:
+    """A keyword-search hit."""
+
+    message_id: str
+    thread_id: str
+    score: float
+    snippet: str
+
+
+@dataclass(slots=True)
+class UserStats:
+    """Counts for ``mailmind stats``."""
+
+    user: str
+    messages: int
+    threads: int
+    quarantined: int
+    sources: int
+    first_date: datetime | None
+    last_date: datetime | None
+    attachments: int
+    folders: dict[str, int]
+
+
+class Store(Protocol):
+    """Mail store used by ingestion, tools and the API."""
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema; returns the schema version now in force."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+    def ensure_user(self, user: str) -> None:
+        """Create the user row if missing."""
+        ...
+
+    def ensure_source(self, user: str, uri: str, fmt: str) -> int:
+        """Register (or find) a source for ``user``; returns its id."""
+        ...
+
+    def known_locators(self, user: str, source_id: int) -> set[str]:
+        """Locators of ``source_id`` already stored or quarantined (resume skips them)."""
+        ...
+
+    def start_run(self, user: str, source_id: int) -> int:
+        """Record the start of an ingestion run."""
+        ...
+
+    def finish_run(self, user: str, run_id: int, status: str, counts: dict[str, int]) -> None:
+        """Record the end of an ingestion run."""
+        ...
+
+    def add_batch(
+        self,
+        user: str,
+        source_id: int,
+        items: Sequence[StoredItem],
+        quarantine: Sequence[QuarantineItem],
+    ) -> BatchResult:
+        """Store a batch atomically: all of it or none of it (the crash-safety unit)."""
+        ...
+
+    def rethread(self, user: str) -> int:
+        """Recompute threads for ``user`` over all their messages; returns the thread count."""
+        ...
+
+    def stats(self, user: str) -> UserStats:
+        """Counts and date range for ``user``."""
+        ...
+
+    def get_message(self, user: str, message_id: str) -> Message | None:
+        """One message by its stable id, or None (also for other users' ids)."""
+        ...
+
+    def get_messages(self, user: str, message_ids: Sequence[str]) -> list[Message]:
+        """Messages by stable id, in the order given; unknown ids are skipped."""
+        ...
+
+    def get_thread(self, user: str, thread_id: str) -> tuple[Thread, list[Message]] | None:
+        """A thread and its messages oldest first, or None."""
+        ...
+
+    def list_messages(
+        self,
+        user: str,
+        *,
+        sender: str | None = None,
+        recipient: str | None = None,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        folder: str | None = None,
+        thread_id: str | None = None,
+        limit: int = 50,
+    ) -> list[Message]:
+        """Messages matching all given filters, newest first."""
+        ...
+
+    def search_text(self, user: str, query: str, *, limit: int = 20) -> list[TextHit]:
+        """FTS5 keyword search over subject and new text."""
+        ...
+
+    def iter_messages(self, user: str, *, batch_size: int = 500) -> Iterator[Message]:
+        """Every message of ``user`` in storage order (for indexing and exports)."""
+        ...
+
+    def message_ids(self, user: str) -> set[str]:
+        """All stable message ids of ``user``."""
+        ...
+
+    def delete_messages(self, user: str, message_ids: Sequence[str]) -> int:
+        """Delete messages (e.g. expunged on the server); returns how many were removed."""
+        ...
+
+    def list_quarantine(self, user: str) -> list[QuarantineItem]:
+        """Quarantined items of ``user``."""
+        ...
+
+    def users(self) -> list[str]:
+        """All user ids (admin/maintenance only)."""
+        ...

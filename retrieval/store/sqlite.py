@@ -1,0 +1,578 @@
+"""SQLite implementation of :class:`retrieval.store.base.Store`.
+
+WAL mode (readers never block the writer), an explicit versioned schema applied by
+:data:`MIGRATIONS`, FTS5 over subject + new text. Each ingest batch is one transaction, which is
+what makes ``kill -9`` safe: a batch is either fully stored or absent, and a re-run skips what is
+there by (user, stable id) and (user, source, locator).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.errors import MigrationError, StoreError
+from core.types import Address, Attachment, Message, Thread
+from retrieval.mail.threading import ThreadInput, thread, thread_id_for
+from retrieval.store.base import (
+    BatchResult,
+    QuarantineItem,
+    StoredItem,
+    TextHit,
+    UserStats,
+    check_user,
+)
+from retrieval.store.migrations import MIGRATIONS
+
+_MESSAGE_COLUMNS = (
+    "user_id, id, message_id, message_id_synthetic, thread_id, source_id, locator, folder, "
+    "subject, normalized_subject, subject_is_reply, from_name, from_email, to_json, cc_json, "
+    "bcc_json, reply_to_json, date_ts, date_flag, in_reply_to, references_json, body_text, "
+    "body_from_html, new_text, headers_json, size, content_hash, defects_json, has_attachments, "
+    "ingested_at"
+)
+_SELECT_MESSAGE = (
+    "SELECT m.rowid, m.id, m.message_id, m.message_id_synthetic, m.thread_id, m.folder, m.subject, "
+    "m.normalized_subject, m.subject_is_reply, m.from_name, m.from_email, m.to_json, m.cc_json, "
+    "m.bcc_json, m.reply_to_json, m.date_ts, m.date_flag, m.in_reply_to, m.references_json, "
+    "m.body_text, m.body_from_html, m.new_text, m.headers_json, m.size, m.content_hash, "
+    "m.defects_json FROM messages m"
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _addrs_json(addrs: list[Address]) -> str:
+    return json.dumps([[a.name, a.email] for a in addrs], ensure_ascii=False)
+
+
+def _addrs(raw: str | None) -> list[Address]:
+    return [Address(name=n, email=e) for n, e in json.loads(raw or "[]")]
+
+
+def _ts(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt is not None else None
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+def _fts_query(query: str) -> str:
+    """Free text to a safe FTS5 query: quoted terms OR-ed (bm25 ranks fuller matches higher)."""
+    terms = [t for t in "".join(c if c.isalnum() else " " for c in query).split() if t]
+    return " OR ".join(f'"{t}"' for t in terms[:32])
+
+
+class SQLiteStore:
+    """SQLite-backed mail store. One connection per thread; writes are serialised by SQLite."""
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
+        self.path = path
+        self._busy_timeout_s = busy_timeout_s
+        self._local = threading.local()
+        self._attachments: dict[int, list[Attachment]] = {}
+
+    # -- connection management -------------------------------------------------------------
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (opened lazily: constructing a store does no I/O)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable against process crashes (kill -9) in WAL mode; only an OS crash
+            # can lose the last transactions, never corrupt the database.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_s * 1000)}")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Apply pending migrations in order; each in its own transaction."""
+        conn = self.conn
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        current = row[0] or 0
+        latest = len(MIGRATIONS)
+        if current > latest:
+            raise MigrationError(
+                f"database {self.path} has schema v{current}, this mailmind knows up to "
+                f"v{latest}: upgrade mailmind or point MAILMIND_DATA_DIR elsewhere"
+            )
+        for version in range(current + 1, latest + 1):
+            try:
+                with self._tx() as c:
+                    for statement in MIGRATIONS[version - 1]:
+                        c.execute(statement)
+                    c.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
+            except sqlite3.Error as exc:
+                raise MigrationError(f"migration to v{version} failed: {exc}") from exc
+        return latest
+
+    def schema_version(self) -> int:
+        """Schema version currently in the database (0 when empty)."""
+        try:
+            row = self.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0] or 0)
+
+    # -- users, sources, runs -----------------------------------------------------------------
+
+    def ensure_user(self, user: str) -> None:
+        """Create the user row if missing."""
+        check_user(user)
+        self.conn.execute(
+            "INSERT OR IGNORE INTO users(id, created_at) VALUES (?, ?)", (user, _now())
+        )
+
+    def users(self) -> list[str]:
+        """All user ids."""
+        return [r[0] for r in self.conn.execute("SELECT id FROM users ORDER BY id")]
+
+    def ensure_source(self, user: str, uri: str, fmt: str) -> int:
+        """Register (or find) a source."""
+        check_user(user)
+        self.ensure_user(user)
+        conn = self.conn
+        conn.execute(
+            "INSERT OR IGNORE INTO sources(user_id, uri, format, created_at) VALUES (?,?,?,?)",
+            (user, uri, fmt, _now()),
+        )
+        row = conn.execute(
+            "SELECT id FROM sources WHERE user_id=? AND uri=?", (user, uri)
+        ).fetchone()
+        return int(row[0])
+
+    def known_locators(self, user: str, source_id: int) -> set[str]:
+        """Locators already stored or quarantined for this source."""
+        check_user(user)
+        conn = self.conn
+        known = {
+            r[0]
+            for r in conn.execute(
+                "SELECT locator FROM message_locations WHERE user_id=? AND source_id=?",
+                (user, source_id),
+            )
+        }
+        known.update(
+            r[0]
+            for r in conn.execute(
+                "SELECT locator FROM quarantine WHERE user_id=? AND source_id=?",
+                (user, source_id),
+            )
+        )
+        return known
+
+    def start_run(self, user: str, source_id: int) -> int:
+        """Record a run start; runs left 'running' by a killed process become 'interrupted'."""
+        check_user(user)
+        with self._tx() as c:
+            c.execute(
+                "UPDATE ingest_runs SET status='interrupted' WHERE user_id=? AND source_id=? "
+                "AND status='running'",
+                (user, source_id),
+            )
+            cur = c.execute(
+                "INSERT INTO ingest_runs(user_id, source_id, started_at, status) "
+                "VALUES (?,?,?, 'running')",
+                (user, source_id, _now()),
+            )
+        return int(cur.lastrowid or 0)
+
+    def finish_run(self, user: str, run_id: int, status: str, counts: dict[str, int]) -> None:
+        """Record a run's end and counts."""
+        check_user(user)
+        self.conn.execute(
+            "UPDATE ingest_runs SET finished_at=?, status=?, counts_json=? "
+            "WHERE id=? AND user_id=?",
+            (_now(), status, json.dumps(counts), run_id, user),
+        )
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def add_batch(
+        self,
+        user: str,
+        source_id: int,
+        items: Sequence[StoredItem],
+        quarantine: Sequence[QuarantineItem],
+    ) -> BatchResult:
+        """Store messages with locations, addresses, attachments and quarantine rows, atomically."""
+        check_user(user)
+        result = BatchResult()
+        now = _now()
+        with self._tx() as c:
+            ids = [it.message.id for it in items]
+            existing: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                existing.update(
+                    r[0]
+                    for r in c.execute(
+                        f"SELECT id FROM messages WHERE user_id=? AND id IN ({marks})",
+                        (user, *chunk),
+                    )
+                )
+            for it in items:
+                m = it.message
+                if m.id in existing:
+                    result.duplicates += 1
+                else:
+                    existing.add(m.id)
+                    self._insert_message(c, user, source_id, it, now)
+                    result.added += 1
+                    result.added_ids.append(m.id)
+                c.execute(
+                    "INSERT OR IGNORE INTO message_locations(user_id, message_id, source_id, "
+                    "locator, folder) VALUES (?,?,?,?,?)",
+                    (user, m.id, source_id, it.locator, m.folder),
+                )
+            for q in quarantine:
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO quarantine(user_id, source_id, locator, reason, "
+                    "raw_path, content_hash, size, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                    (user, source_id, q.locator, q.reason, q.raw_path, q.content_hash, q.size, now),
+                )
+                result.quarantined += cur.rowcount
+        return result
+
+    def _insert_message(
+        self, c: sqlite3.Connection, user: str, source_id: int, it: StoredItem, now: str
+    ) -> None:
+        m = it.message
+        # Provisional thread: the root the References point at; rethread() settles it.
+        root = m.references[0] if m.references else (m.in_reply_to or m.message_id)
+        values = (
+            user, m.id, m.message_id, int(m.message_id_synthetic),
+            m.thread_id or thread_id_for(root), source_id, it.locator, m.folder,
+            m.subject, m.normalized_subject, int(m.subject_is_reply),
+            m.sender.name if m.sender else None, m.sender.email if m.sender else None,
+            _addrs_json(m.to), _addrs_json(m.cc), _addrs_json(m.bcc), _addrs_json(m.reply_to),
+            _ts(m.date), m.date_flag, m.in_reply_to, json.dumps(m.references),
+            m.body_text, int(m.body_from_html), m.new_text,
+            json.dumps(m.headers, ensure_ascii=False), m.size, m.content_hash,
+            json.dumps(m.defects), int(bool(m.attachments)), now,
+        )  # fmt: skip
+        cur = c.execute(
+            f"INSERT INTO messages({_MESSAGE_COLUMNS}) VALUES ({','.join('?' * len(values))})",
+            values,
+        )
+        rowid = cur.lastrowid
+        addr_rows = []
+        if m.sender:
+            addr_rows.append((user, rowid, "from", m.sender.email, m.sender.name))
+        for kind, addrs in (("to", m.to), ("cc", m.cc), ("bcc", m.bcc)):
+            addr_rows.extend((user, rowid, kind, a.email, a.name) for a in addrs)
+        if addr_rows:
+            c.executemany(
+                "INSERT INTO message_addresses(user_id, message_rowid, kind, email, name) "
+                "VALUES (?,?,?,?,?)",
+                addr_rows,
+            )
+        if m.attachments:
+            c.executemany(
+                "INSERT INTO attachments(user_id, message_rowid, filename, content_type, size, "
+                "content_id, disposition) VALUES (?,?,?,?,?,?,?)",
+                [
+                    (user, rowid, a.filename, a.content_type, a.size, a.content_id, a.disposition)
+                    for a in m.attachments
+                ],
+            )
+
+    def rethread(self, user: str) -> int:
+        """Re-run JWZ threading over all of ``user``'s messages and rewrite the thread table."""
+        check_user(user)
+        conn = self.conn
+        rows = conn.execute(
+            "SELECT id, message_id, references_json, in_reply_to, normalized_subject, "
+            "subject_is_reply, date_ts, thread_id FROM messages WHERE user_id=?",
+            (user,),
+        ).fetchall()
+        inputs = [
+            ThreadInput(
+                message_id=r[1],
+                references=tuple(json.loads(r[2] or "[]")),
+                in_reply_to=r[3],
+                normalized_subject=r[4] or "",
+                subject_is_reply=bool(r[5]),
+                date=_dt(r[6]),
+            )
+            for r in rows
+        ]
+        mapping = thread(inputs)
+        changes = [(mapping[r[1]], user, r[0]) for r in rows if mapping[r[1]] != r[7]]
+        with self._tx() as c:
+            c.executemany("UPDATE messages SET thread_id=? WHERE user_id=? AND id=?", changes)
+            c.execute("DELETE FROM threads WHERE user_id=?", (user,))
+            c.execute(
+                """
+                INSERT INTO threads(user_id, id, subject, message_count, first_ts, last_ts)
+                SELECT m.user_id, m.thread_id,
+                       (SELECT m2.subject FROM messages m2
+                         WHERE m2.user_id = m.user_id AND m2.thread_id = m.thread_id
+                         ORDER BY m2.date_ts IS NULL, m2.date_ts, m2.id LIMIT 1),
+                       COUNT(*), MIN(m.date_ts), MAX(m.date_ts)
+                FROM messages m WHERE m.user_id=? GROUP BY m.thread_id
+                """,
+                (user,),
+            )
+            row = c.execute("SELECT COUNT(*) FROM threads WHERE user_id=?", (user,)).fetchone()
+        return int(row[0])
+
+    def delete_messages(self, user: str, message_ids: Sequence[str]) -> int:
+        """Delete messages and everything hanging off them."""
+        check_user(user)
+        removed = 0
+        with self._tx() as c:
+            for mid in message_ids:
+                row = c.execute(
+                    "SELECT rowid FROM messages WHERE user_id=? AND id=?", (user, mid)
+                ).fetchone()
+                if row is None:
+                    continue
+                c.execute("DELETE FROM message_addresses WHERE user_id=? AND message_rowid=?",
+                          (user, row[0]))  # fmt: skip
+                c.execute("DELETE FROM attachments WHERE user_id=? AND message_rowid=?",
+                          (user, row[0]))  # fmt: skip
+                c.execute("DELETE FROM message_locations WHERE user_id=? AND message_id=?",
+                          (user, mid))  # fmt: skip
+                c.execute("DELETE FROM messages WHERE user_id=? AND id=?", (user, mid))
+                c.execute(
+                    "INSERT INTO deletions(user_id, message_id, deleted_at) VALUES (?,?,?)",
+                    (user, mid, _now()),
+                )
+                removed += 1
+        return removed
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _row_to_message(self, r: sqlite3.Row | tuple[Any, ...], user: str) -> Message:
+        rowid = r[0]
+        attachments = [
+            Attachment(filename=a[0], content_type=a[1], size=a[2], content_id=a[3],
+                       disposition=a[4])
+            for a in self.conn.execute(
+                "SELECT filename, content_type, size, content_id, disposition FROM attachments "
+                "WHERE user_id=? AND message_rowid=? ORDER BY id", (user, rowid),
+            )
+        ]  # fmt: skip
+        sender = Address(name=r[9] or "", email=r[10]) if r[10] else None
+        return Message(
+            id=r[1], message_id=r[2], message_id_synthetic=bool(r[3]), thread_id=r[4],
+            folder=r[5], subject=r[6] or "", normalized_subject=r[7] or "",
+            subject_is_reply=bool(r[8]), sender=sender, to=_addrs(r[11]), cc=_addrs(r[12]),
+            bcc=_addrs(r[13]), reply_to=_addrs(r[14]), date=_dt(r[15]), date_flag=r[16],
+            in_reply_to=r[17], references=json.loads(r[18] or "[]"), body_text=r[19] or "",
+            body_from_html=bool(r[20]), new_text=r[21] or "", headers=json.loads(r[22] or "{}"),
+            size=r[23], content_hash=r[24], defects=json.loads(r[25] or "[]"),
+            attachments=attachments,
+        )  # fmt: skip
+
+    def get_message(self, user: str, message_id: str) -> Message | None:
+        """One message of ``user`` by stable id."""
+        check_user(user)
+        r = self.conn.execute(
+            f"{_SELECT_MESSAGE} WHERE m.user_id=? AND m.id=?", (user, message_id)
+        ).fetchone()
+        return self._row_to_message(r, user) if r else None
+
+    def get_messages(self, user: str, message_ids: Sequence[str]) -> list[Message]:
+        """Messages by id, in the order given."""
+        found = [self.get_message(user, mid) for mid in message_ids]
+        return [m for m in found if m is not None]
+
+    def get_thread(self, user: str, thread_id: str) -> tuple[Thread, list[Message]] | None:
+        """A thread with its messages, oldest first."""
+        check_user(user)
+        t = self.conn.execute(
+            "SELECT id, subject, first_ts, last_ts FROM threads WHERE user_id=? AND id=?",
+            (user, thread_id),
+        ).fetchone()
+        if t is None:
+            return None
+        rows = self.conn.execute(
+            f"{_SELECT_MESSAGE} WHERE m.user_id=? AND m.thread_id=? "
+            "ORDER BY m.date_ts IS NULL, m.date_ts, m.id",
+            (user, thread_id),
+        ).fetchall()
+        messages = [self._row_to_message(r, user) for r in rows]
+        thread_obj = Thread(
+            id=t[0], subject=t[1] or "", message_ids=[m.id for m in messages],
+            first_date=_dt(t[2]), last_date=_dt(t[3]),
+        )  # fmt: skip
+        return thread_obj, messages
+
+    def list_messages(
+        self,
+        user: str,
+        *,
+        sender: str | None = None,
+        recipient: str | None = None,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        folder: str | None = None,
+        thread_id: str | None = None,
+        limit: int = 50,
+    ) -> list[Message]:
+        """Messages matching all filters, newest first."""
+        check_user(user)
+        where = ["m.user_id=?"]
+        args: list[Any] = [user]
+        if sender:
+            # Exact address, or a part of the address or display name ("ann", "acme.example").
+            where.append("(m.from_email=? OR m.from_email LIKE ? OR m.from_name LIKE ?)")
+            args += [sender.lower(), f"%{sender.lower()}%", f"%{sender}%"]
+        if recipient:
+            where.append(
+                "m.rowid IN (SELECT message_rowid FROM message_addresses WHERE user_id=? "
+                "AND kind IN ('to','cc','bcc') AND (email=? OR email LIKE ? OR name LIKE ?))"
+            )
+            args += [user, recipient.lower(), f"%{recipient.lower()}%", f"%{recipient}%"]
+        if after:
+            where.append("m.date_ts >= ?")
+            args.append(after.timestamp())
+        if before:
+            where.append("m.date_ts < ?")
+            args.append(before.timestamp())
+        if folder:
+            where.append("m.folder=?")
+            args.append(folder)
+        if thread_id:
+            where.append("m.thread_id=?")
+            args.append(thread_id)
+        sql = (
+            f"{_SELECT_MESSAGE} WHERE {' AND '.join(where)} "
+            "ORDER BY m.date_ts IS NULL, m.date_ts DESC LIMIT ?"
+        )
+        rows = self.conn.execute(sql, (*args, max(1, min(limit, 1000)))).fetchall()
+        return [self._row_to_message(r, user) for r in rows]
+
+    def search_text(self, user: str, query: str, *, limit: int = 20) -> list[TextHit]:
+        """FTS5 keyword search (bm25-ranked) over subject and new text."""
+        check_user(user)
+        fts = _fts_query(query)
+        if not fts:
+            return []
+        rows = self.conn.execute(
+            "SELECT m.id, m.thread_id, bm25(messages_fts) AS score, "
+            "snippet(messages_fts, 1, '[', ']', '…', 12) "
+            "FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid "
+            "WHERE messages_fts MATCH ? AND m.user_id=? ORDER BY score LIMIT ?",
+            (fts, user, max(1, min(limit, 200))),
+        ).fetchall()
+        # FTS5's bm25() is lower-is-better; flip the sign so callers sort descending.
+        return [TextHit(message_id=r[0], thread_id=r[1], score=-r[2], snippet=r[3]) for r in rows]
+
+    def iter_messages(self, user: str, *, batch_size: int = 500) -> Iterator[Message]:
+        """All of ``user``'s messages in storage order, fetched in batches."""
+        check_user(user)
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                f"{_SELECT_MESSAGE} WHERE m.user_id=? AND m.rowid > ? ORDER BY m.rowid LIMIT ?",
+                (user, last, batch_size),
+            ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield self._row_to_message(r, user)
+            last = rows[-1][0]
+
+    def message_ids(self, user: str) -> set[str]:
+        """All stable ids of ``user``."""
+        check_user(user)
+        return {r[0] for r in self.conn.execute("SELECT id FROM messages WHERE user_id=?", (user,))}
+
+    def list_quarantine(self, user: str) -> list[QuarantineItem]:
+        """Quarantined items, in insertion order."""
+        check_user(user)
+        return [
+            QuarantineItem(locator=r[0], reason=r[1], raw_path=r[2], content_hash=r[3], size=r[4])
+            for r in self.conn.execute(
+                "SELECT locator, reason, raw_path, content_hash, size FROM quarantine "
+                "WHERE user_id=? ORDER BY id",
+                (user,),
+            )
+        ]
+
+    def stats(self, user: str) -> UserStats:
+        """Counts and date range."""
+        check_user(user)
+        c = self.conn
+        n, first, last = c.execute(
+            "SELECT COUNT(*), MIN(date_ts), MAX(date_ts) FROM messages WHERE user_id=? "
+            "AND date_flag IN ('ok','naive')",
+            (user,),
+        ).fetchone()
+        total = c.execute("SELECT COUNT(*) FROM messages WHERE user_id=?", (user,)).fetchone()[0]
+        threads = c.execute("SELECT COUNT(*) FROM threads WHERE user_id=?", (user,)).fetchone()[0]
+        quarantined = c.execute(
+            "SELECT COUNT(*) FROM quarantine WHERE user_id=?", (user,)
+        ).fetchone()[0]
+        sources = c.execute("SELECT COUNT(*) FROM sources WHERE user_id=?", (user,)).fetchone()[0]
+        attachments = c.execute(
+            "SELECT COUNT(*) FROM attachments WHERE user_id=?", (user,)
+        ).fetchone()[0]
+        folders = dict(
+            c.execute(
+                "SELECT COALESCE(folder, ''), COUNT(*) FROM messages WHERE user_id=? "
+                "GROUP BY folder ORDER BY COUNT(*) DESC LIMIT 50",
+                (user,),
+            ).fetchall()
+        )
+        del n
+        return UserStats(
+            user=user, messages=total, threads=threads, quarantined=quarantined,
+            sources=sources, first_date=_dt(first), last_date=_dt(last),
+            attachments=attachments, folders=folders,
+        )  # fmt: skip
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK`` on error) on an autocommit connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"could not start a write transaction: {exc}") from exc
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
