@@ -21,7 +21,9 @@ from core.settings import REPO_ROOT, Settings  # noqa: E402
 BEGIN, END = "<!-- config:begin -->", "<!-- config:end -->"
 
 
-def rows(model: type[BaseModel] = Settings, prefix: str = "MAILMIND_") -> list[tuple[str, str, str]]:
+def rows(
+    model: type[BaseModel] = Settings, prefix: str = "MAILMIND_"
+) -> list[tuple[str, str, str]]:
     """(variable, default, description) for every setting, nested sections flattened."""
     out: list[tuple[str, str, str]] = []
     for name, field in model.model_fields.items():
@@ -34,8 +36,10 @@ def rows(model: type[BaseModel] = Settings, prefix: str = "MAILMIND_") -> list[t
             default = field.default_factory()  # type: ignore[call-arg]
         if isinstance(default, Path):
             default = str(default).replace(str(REPO_ROOT), ".")
-        shown = "" if default is None else (
-            json.dumps(default) if isinstance(default, list | dict) else str(default)
+        shown = (
+            ""
+            if default is None
+            else (json.dumps(default) if isinstance(default, list | dict) else str(default))
         )
         out.append((f"{prefix}{name.upper()}", shown, field.description or ""))
     return out
@@ -57,7 +61,9 @@ def env_example() -> str:
 def readme_table() -> str:
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for var, default, desc in rows():
-        lines.append(f"| `{var}` | `{default}` | {desc} |" if default else f"| `{var}` | | {desc} |")
+        lines.append(
+            f"| `{var}` | `{default}` | {desc} |" if default else f"| `{var}` | | {desc} |"
+        )
     return "\n".join(lines)
 
 
