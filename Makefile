@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install serve test test-fast lint format bench eval clean
+.PHONY: install test-servers serve test test-fast lint format bench eval clean
 
 # torch is installed first and pinned: 2.13.0 is on this machine's disk as a CPU build, and
 # pinning it keeps pip from resolving `torch` to a multi-GB CUDA build from the registry.
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml Makefile
 	touch $@
 
 install: $(STAMP)
+
+# Real servers for the integration tests: Dovecot from Debian packages (Radicale is a dev extra).
+test-servers:
+	bash scripts/install-test-servers.sh
 
 serve: install
 	$(VENV)/bin/mailmind serve
@@ -34,7 +38,7 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: lint
+test: lint test-servers
 	$(VENV)/bin/pytest
 
 test-fast: install

@@ -27,6 +27,10 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks: print a table and write JSON.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+eval_app = typer.Typer(
+    help="Evaluation suites: print a table and write JSON.", no_args_is_help=True
+)
+app.add_typer(eval_app, name="eval")
 
 err = Console(stderr=True)
 
@@ -65,7 +69,8 @@ def ingest(
         int | None, typer.Option(help="Parser processes (default: one per core).")
     ] = None,
 ) -> None:
-    """Ingest mail from PATH (format detected), skipping what is already stored."""
+    """Ingest mail (mbox, Maildir, .eml, folders), calendars (.ics) or contacts (.vcf) from
+    PATH, format detected, skipping what is already stored."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -77,7 +82,6 @@ def ingest(
 
     services = _services()
     try:
-        ingestor = services.ingestor(workers=workers)
         with Progress(
             TextColumn("[bold]ingest[/] {task.fields[count]} msgs"),
             BarColumn(),
@@ -103,27 +107,47 @@ def ingest(
                     rate=f"{done / elapsed:,.0f}",
                 )  # fmt: skip
 
-            report = ingestor.ingest(user, path, progress=progress)
+            report = services.ingest_path(user, path, workers=workers, progress=progress)
     except MailmindError as exc:
         raise fail(exc, as_json) from exc
     finally:
         services.close()
     if as_json:
-        emit_json(report.to_dict())
+        emit_json(report)
         return
+    _print_ingest_summary(report)
+
+
+def _print_ingest_summary(report: dict[str, Any]) -> None:
+    if report["format"] in ("ics", "vcf"):
+        _print_pim_summary(report["format"], report)
+        return
+    if report["format"] == "pim":
+        for key in ("calendar", "contacts"):
+            if key in report:
+                _print_pim_summary(key, report[key])
+        return
+    already = report["already_quarantined"]
     err.print(
-        f"[green]done[/] {report.format} {report.path}: {report.seen} items, "
-        f"{report.added} added, {report.duplicates} duplicates skipped, "
-        f"{report.quarantined} quarantined"
-        + (
-            f" ({report.already_quarantined} already quarantined)"
-            if report.already_quarantined
-            else ""
-        )
-        + f", {report.threads} threads, {report.messages_per_s:,.0f} msg/s"
+        f"[green]done[/] {report['format']} {report['path']}: {report['seen']} items, "
+        f"{report['added']} added, {report['duplicates']} duplicates skipped, "
+        f"{report['quarantined']} quarantined"
+        + (f" ({already} already quarantined)" if already else "")
+        + f", {report['threads']} threads, {report['messages_per_s']:,.0f} msg/s"
     )
-    for reason, n in report.quarantine_reasons.items():
+    for reason, n in report["quarantine_reasons"].items():
         err.print(f"  quarantined {n:>5} × {reason}")
+    for key in ("calendar", "contacts"):
+        if key in report:
+            _print_pim_summary(key, report[key])
+
+
+def _print_pim_summary(kind: str, part: dict[str, Any]) -> None:
+    counts = {k: v for k, v in part.items() if isinstance(v, int) and k != "files"}
+    shown = ", ".join(f"{v} {k}" for k, v in counts.items()) or "nothing new"
+    err.print(f"[green]done[/] {kind}: {part['files']} files, {shown}")
+    for failure in part["failures"][:20]:
+        err.print(f"  quarantined: {failure['item']}: {failure['reason']}")
 
 
 @app.command()
@@ -132,6 +156,8 @@ def stats(user: UserOpt, as_json: JsonOpt = False) -> None:
     services = _services()
     try:
         s = services.store.stats(user)
+        events = services.pim.calendars.count(user)
+        contacts = len(services.pim.contacts.contacts(user))
     except MailmindError as exc:
         raise fail(exc, as_json) from exc
     finally:
@@ -143,6 +169,8 @@ def stats(user: UserOpt, as_json: JsonOpt = False) -> None:
         "quarantined": s.quarantined,
         "sources": s.sources,
         "attachments": s.attachments,
+        "events": events,
+        "contacts": contacts,
         "first_date": s.first_date.isoformat() if s.first_date else None,
         "last_date": s.last_date.isoformat() if s.last_date else None,
         "folders": s.folders,
@@ -153,7 +181,15 @@ def stats(user: UserOpt, as_json: JsonOpt = False) -> None:
     from rich.table import Table
 
     table = Table(title=f"mailmind stats: {user}", show_header=False)
-    for key in ("messages", "threads", "quarantined", "sources", "attachments"):
+    for key in (
+        "messages",
+        "threads",
+        "quarantined",
+        "sources",
+        "attachments",
+        "events",
+        "contacts",
+    ):
         table.add_row(key, f"{data[key]:,}")
     table.add_row("date range", f"{data['first_date'] or '-'} … {data['last_date'] or '-'}")
     Console().print(table)
@@ -174,8 +210,10 @@ def serve(
     try:
         store = services.store
         if store.stats("demo").messages == 0:
-            report = services.ingestor().ingest("demo", REPO_ROOT / "demo" / "mail")
-            err.print(f"ingested demo mailbox: {report.added} messages, {report.threads} threads")
+            for part in ("mail", "calendar", "contacts"):
+                report = services.ingest_path("demo", REPO_ROOT / "demo" / part)
+                err.print(f"ingested demo {part}:")
+                _print_ingest_summary(report)
     finally:
         services.close()
     err.print(f"[yellow]HTTP API not available yet[/] (would bind {host}:{port}); stats for demo:")
@@ -211,7 +249,8 @@ def bench_ingest(
 
 
 def _register_optional() -> None:
-    """Attach command groups owned by other modules (each is a Typer app or command)."""
+    """Attach commands owned by other modules: each has
+    ``register(app, *, eval_group, bench_group)``."""
     import importlib
 
     for module, attach in (
@@ -228,7 +267,7 @@ def _register_optional() -> None:
             raise
         register = getattr(mod, attach, None)
         if register is not None:
-            register(app, bench_app)
+            register(app, eval_group=eval_app, bench_group=bench_app)
 
 
 def main() -> None:

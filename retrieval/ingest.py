@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +28,21 @@ from retrieval.store.base import QuarantineItem, Store, StoredItem, check_user
 
 #: progress(items_done, bytes_done, bytes_total)
 ProgressFn = Callable[[int, int, int], None]
+#: Called with each batch of newly parsed messages (and raw bytes where a message carries a
+#: calendar part) *before* the batch is committed, so a crash re-delivers it; hooks must be
+#: idempotent (calendar invitations, people seen in mail).
+BatchHook = Callable[[str, list[tuple[Message, bytes | None]]], None]
+
+_POOL_MIN_BYTES = 4_000_000
+_CALENDAR_TYPES = frozenset({"text/calendar", "application/ics", "application/x-ics"})
+
+
+def has_calendar_part(message: Message) -> bool:
+    """True when the message carries an iCalendar part (an invitation, reply or cancel)."""
+    return any(
+        a.content_type in _CALENDAR_TYPES or (a.filename or "").lower().endswith(".ics")
+        for a in message.attachments
+    )
 
 
 @dataclass(slots=True)
@@ -82,7 +97,10 @@ def _parse_item(item: RawItem, max_bytes: int, body_chars: int) -> _Parsed:
     except Exception as exc:  # noqa: BLE001 - any parser bug quarantines one item, not the run
         reason = f"unexpected parser error: {type(exc).__name__}: {exc}"
         return _Parsed(item.locator, None, reason, item.data, item.size)
-    return _Parsed(item.locator, msg, None, None, item.size)
+    # Raw bytes travel on only where a hook needs them (calendar parts are rare).
+    return _Parsed(
+        item.locator, msg, None, item.data if has_calendar_part(msg) else None, item.size
+    )
 
 
 def _parse_chunk(items: list[RawItem], max_bytes: int, body_chars: int) -> list[_Parsed]:
@@ -128,8 +146,10 @@ class Ingestor:
         max_bytes: int = 50_000_000,
         body_chars: int = 200_000,
         workers: int | None = None,
+        hooks: Sequence[BatchHook] | None = None,
     ) -> None:
         self.store = store
+        self.hooks = list(hooks or ())
         self.quarantine_dir = quarantine_dir
         self.batch_size = batch_size
         self.max_bytes = max_bytes
@@ -147,9 +167,31 @@ class Ingestor:
         self, user: str, source: Source, *, progress: ProgressFn | None = None
     ) -> IngestReport:
         """Ingest an already opened source."""
+        return self.ingest_items(
+            user, str(source.path), source.format, source.items(),
+            total_bytes=source.total_bytes, progress=progress,
+        )  # fmt: skip
+
+    def ingest_items(
+        self,
+        user: str,
+        source_uri: str,
+        fmt: str,
+        items: Iterable[RawItem],
+        *,
+        total_bytes: int = 0,
+        progress: ProgressFn | None = None,
+        rethread: bool = True,
+    ) -> IngestReport:
+        """Ingest raw items of one source (a path, or e.g. an IMAP folder's new messages).
+
+        ``rethread=False`` leaves provisional thread ids for a caller that stores many small
+        batches (live sync) and rethreads once at the end.
+        """
+        check_user(user)
         started = time.perf_counter()
-        report = IngestReport(user=user, path=str(source.path), format=source.format)
-        source_id = self.store.ensure_source(user, str(source.path), source.format)
+        report = IngestReport(user=user, path=source_uri, format=fmt)
+        source_id = self.store.ensure_source(user, source_uri, fmt)
         run_id = self.store.start_run(user, source_id)
         known = self.store.known_locators(user, source_id)
         reasons: Counter[str] = Counter()
@@ -158,10 +200,16 @@ class Ingestor:
         try:
             pending_items: list[StoredItem] = []
             pending_quarantine: list[QuarantineItem] = []
+            raw: dict[str, bytes] = {}
 
             def flush() -> None:
                 if not pending_items and not pending_quarantine:
                     return
+                if self.hooks and pending_items:
+                    batch = [(it.message, raw.get(it.locator)) for it in pending_items]
+                    for hook in self.hooks:
+                        hook(user, batch)
+                raw.clear()
                 res = self.store.add_batch(user, source_id, pending_items, pending_quarantine)
                 report.added += res.added
                 report.duplicates += res.duplicates
@@ -171,7 +219,7 @@ class Ingestor:
 
             def fresh() -> Iterator[RawItem]:
                 nonlocal bytes_done
-                for item in source.items():
+                for item in items:
                     report.seen += 1
                     if item.locator in known:
                         # Stored or quarantined by an earlier run: nothing to do.
@@ -180,10 +228,14 @@ class Ingestor:
                         continue
                     yield item
 
-            for parsed in self._parse_all(fresh()):
+            # A process pool costs ~0.3 s to start: not worth it for a handful of messages.
+            pool = self.workers if total_bytes >= _POOL_MIN_BYTES else 0
+            for parsed in self._parse_all(fresh(), pool):
                 bytes_done += parsed.size
                 if parsed.message is not None:
                     pending_items.append(StoredItem(parsed.message, parsed.locator))
+                    if parsed.data is not None:
+                        raw[parsed.locator] = parsed.data
                 else:
                     reason = parsed.reason or "unknown error"
                     raw_path, digest = _save_raw(self.quarantine_dir, parsed.data)
@@ -195,13 +247,14 @@ class Ingestor:
                 if len(pending_items) + len(pending_quarantine) >= self.batch_size:
                     flush()
                 if progress is not None:
-                    progress(report.seen, bytes_done, source.total_bytes)
+                    progress(report.seen, bytes_done, total_bytes)
             flush()
             report.already_quarantined = sum(
                 1 for q in self.store.list_quarantine(user) if q.locator in known
             )
             report.duplicates -= report.already_quarantined
-            report.threads = self.store.rethread(user)
+            if rethread:
+                report.threads = self.store.rethread(user)
             status = "completed"
         finally:
             report.quarantine_reasons = dict(reasons.most_common())
@@ -213,21 +266,21 @@ class Ingestor:
             counts = {k: v for k, v in report.to_dict().items() if isinstance(v, int)}
             self.store.finish_run(user, run_id, status, counts)
         if progress is not None:
-            progress(report.seen, source.total_bytes, source.total_bytes)
+            progress(report.seen, total_bytes, total_bytes)
         return report
 
-    def _parse_all(self, items: Iterator[RawItem]) -> Iterator[_Parsed]:
-        if self.workers <= 1:
+    def _parse_all(self, items: Iterator[RawItem], workers: int) -> Iterator[_Parsed]:
+        if workers <= 1:
             for item in items:
                 yield _parse_item(item, self.max_bytes, self.body_chars)
             return
         # Chunks amortise inter-process overhead; a bounded window keeps memory flat on huge
         # sources while both cores stay busy.
-        with ProcessPoolExecutor(max_workers=self.workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
             window: list = []
             for chunk in _chunks(items, 64):
                 window.append(pool.submit(_parse_chunk, chunk, self.max_bytes, self.body_chars))
-                if len(window) >= self.workers * 4:
+                if len(window) >= workers * 4:
                     yield from window.pop(0).result()
             for fut in window:
                 yield from fut.result()

@@ -170,6 +170,10 @@ class Store(Protocol):
         """All stable message ids of ``user``."""
         ...
 
+    def remove_locations(self, user: str, source_uri: str, locators: Sequence[str]) -> list[str]:
+        """Drop message locations; delete messages left without any; returns deleted ids."""
+        ...
+
     def delete_messages(self, user: str, message_ids: Sequence[str]) -> int:
         """Delete messages (e.g. expunged on the server); returns how many were removed."""
         ...

@@ -349,29 +349,70 @@ class SQLiteStore:
             row = c.execute("SELECT COUNT(*) FROM threads WHERE user_id=?", (user,)).fetchone()
         return int(row[0])
 
+    def remove_locations(self, user: str, source_uri: str, locators: Sequence[str]) -> list[str]:
+        """Forget where messages were (e.g. expunged on an IMAP server).
+
+        A message is deleted once no location of it remains in any source; returns the ids of
+        the deleted messages.
+        """
+        check_user(user)
+        row = self.conn.execute(
+            "SELECT id FROM sources WHERE user_id=? AND uri=?", (user, source_uri)
+        ).fetchone()
+        if row is None or not locators:
+            return []
+        source_id = row[0]
+        orphans: list[str] = []
+        with self._tx() as c:
+            for loc in locators:
+                hit = c.execute(
+                    "SELECT message_id FROM message_locations WHERE user_id=? AND source_id=? "
+                    "AND locator=?",
+                    (user, source_id, loc),
+                ).fetchone()
+                if hit is None:
+                    continue
+                c.execute(
+                    "DELETE FROM message_locations WHERE user_id=? AND source_id=? AND locator=?",
+                    (user, source_id, loc),
+                )
+                left = c.execute(
+                    "SELECT 1 FROM message_locations WHERE user_id=? AND message_id=? LIMIT 1",
+                    (user, hit[0]),
+                ).fetchone()
+                if left is None:
+                    orphans.append(hit[0])
+            # Same transaction: a crash cannot leave a message without any location.
+            self._delete(c, user, orphans)
+        return orphans
+
     def delete_messages(self, user: str, message_ids: Sequence[str]) -> int:
         """Delete messages and everything hanging off them."""
         check_user(user)
-        removed = 0
         with self._tx() as c:
-            for mid in message_ids:
-                row = c.execute(
-                    "SELECT rowid FROM messages WHERE user_id=? AND id=?", (user, mid)
-                ).fetchone()
-                if row is None:
-                    continue
-                c.execute("DELETE FROM message_addresses WHERE user_id=? AND message_rowid=?",
-                          (user, row[0]))  # fmt: skip
-                c.execute("DELETE FROM attachments WHERE user_id=? AND message_rowid=?",
-                          (user, row[0]))  # fmt: skip
-                c.execute("DELETE FROM message_locations WHERE user_id=? AND message_id=?",
-                          (user, mid))  # fmt: skip
-                c.execute("DELETE FROM messages WHERE user_id=? AND id=?", (user, mid))
-                c.execute(
-                    "INSERT INTO deletions(user_id, message_id, deleted_at) VALUES (?,?,?)",
-                    (user, mid, _now()),
-                )
-                removed += 1
+            return self._delete(c, user, message_ids)
+
+    def _delete(self, c: sqlite3.Connection, user: str, message_ids: Sequence[str]) -> int:
+        removed = 0
+        for mid in message_ids:
+            row = c.execute(
+                "SELECT rowid FROM messages WHERE user_id=? AND id=?", (user, mid)
+            ).fetchone()
+            if row is None:
+                continue
+            for sql in (
+                "DELETE FROM message_addresses WHERE user_id=? AND message_rowid=?",
+                "DELETE FROM attachments WHERE user_id=? AND message_rowid=?",
+            ):
+                c.execute(sql, (user, row[0]))
+            c.execute("DELETE FROM message_locations WHERE user_id=? AND message_id=?", (user, mid))
+            c.execute("DELETE FROM messages WHERE user_id=? AND id=?", (user, mid))
+            # Deletions are logged so the vector index can propagate them incrementally.
+            c.execute(
+                "INSERT INTO deletions(user_id, message_id, deleted_at) VALUES (?,?,?)",
+                (user, mid, _now()),
+            )
+            removed += 1
         return removed
 
     # -- reads ----------------------------------------------------------------------------------
