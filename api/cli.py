@@ -68,6 +68,9 @@ def ingest(
     workers: Annotated[
         int | None, typer.Option(help="Parser processes (default: one per core).")
     ] = None,
+    index: Annotated[
+        bool, typer.Option("--index/--no-index", help="Embed new mail into the vector index.")
+    ] = True,
 ) -> None:
     """Ingest mail (mbox, Maildir, .eml, folders), calendars (.ics) or contacts (.vcf) from
     PATH, format detected, skipping what is already stored."""
@@ -107,7 +110,9 @@ def ingest(
                     rate=f"{done / elapsed:,.0f}",
                 )  # fmt: skip
 
-            report = services.ingest_path(user, path, workers=workers, progress=progress)
+            report = services.ingest_path(
+                user, path, workers=workers, progress=progress, index=index
+            )
     except MailmindError as exc:
         raise fail(exc, as_json) from exc
     finally:
@@ -140,6 +145,12 @@ def _print_ingest_summary(report: dict[str, Any]) -> None:
     for key in ("calendar", "contacts"):
         if key in report:
             _print_pim_summary(key, report[key])
+    if "index" in report:
+        idx = report["index"]
+        err.print(
+            f"[green]indexed[/] {idx['embedded']} embedded, {idx['unchanged']} unchanged, "
+            f"{idx['deleted']} deleted ({idx['chunks']} chunks)"
+        )
 
 
 def _print_pim_summary(kind: str, part: dict[str, Any]) -> None:
@@ -193,6 +204,82 @@ def stats(user: UserOpt, as_json: JsonOpt = False) -> None:
         table.add_row(key, f"{data[key]:,}")
     table.add_row("date range", f"{data['first_date'] or '-'} … {data['last_date'] or '-'}")
     Console().print(table)
+
+
+@app.command()
+def index(
+    user: Annotated[
+        str | None, typer.Option("--user", "-u", help="Only this user (default: all users).")
+    ] = None,
+    rebuild: Annotated[bool, typer.Option(help="Re-embed everything.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Embed new or changed messages into the vector index and drop deleted ones."""
+    from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    services = _services()
+    results: dict[str, dict[str, int]] = {}
+    try:
+        users = [user] if user else services.store.users()
+        with Progress(
+            TextColumn("[bold]index[/] {task.description}"), MofNCompleteColumn(),
+            TimeRemainingColumn(), console=err, disable=as_json,
+        ) as bar:  # fmt: skip
+            for u in users:
+                total = services.store.stats(u).messages
+                task = bar.add_task(u, total=total)
+                results[u] = services.index_user(
+                    u, rebuild=rebuild, progress=lambda n, t=task: bar.advance(t, n)
+                )
+    except MailmindError as exc:
+        raise fail(exc, as_json) from exc
+    finally:
+        services.close()
+    if as_json:
+        emit_json({"users": results})
+        return
+    for u, c in results.items():
+        err.print(
+            f"[green]{u}[/]: {c['embedded']} embedded, {c['unchanged']} unchanged, "
+            f"{c['payload_updated']} updated, {c['deleted']} deleted ({c['chunks']} chunks)"
+        )
+
+
+@eval_app.command("summaries")
+def eval_summaries(
+    dataset: Annotated[
+        Path | None, typer.Option(help="AESLC-format folder (default: ../shared aeslc_dev).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N emails.")] = None,
+    model: Annotated[
+        bool, typer.Option("--model/--no-model", help="Also score the LLM path (slow).")
+    ] = False,
+    out: Annotated[Path, typer.Option(help="Where to write JSON.")] = Path(
+        "bench-results/eval-summaries.json"
+    ),
+    as_json: JsonOpt = False,
+) -> None:
+    """Subject-line suggestion on AESLC: ROUGE F1 of lead, extractive and model subjects."""
+    from core.settings import REPO_ROOT
+    from evals.summaries.aeslc import format_aeslc, run_aeslc_eval
+
+    folder = dataset or REPO_ROOT.parent / "shared" / "data" / "summaries" / "aeslc_dev"
+    if not folder.is_dir():
+        raise fail(InputError(f"dataset folder not found: {folder}"), as_json)
+    services = _services()
+    try:
+        report = run_aeslc_eval(
+            folder, embedder=services.embedder, limit=limit,
+            model=services.chat_model if model else None, log=err.print,
+        )  # fmt: skip
+    finally:
+        services.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    if as_json:
+        emit_json(report)
+    else:
+        typer.echo(format_aeslc(report))
 
 
 @app.command()
@@ -258,6 +345,7 @@ def _register_optional() -> None:
         ("api.cli_models", "register"),
         ("api.cli_sync", "register"),
         ("api.cli_agents", "register"),
+        ("api.cli_reply", "register"),
     ):
         try:
             mod = importlib.import_module(module)

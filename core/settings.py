@@ -78,12 +78,18 @@ class IndexSettings(BaseModel):
         "minmax", description="How dense and sparse scores are fused in hybrid search."
     )
     dense_weight: float = Field(
-        0.5, ge=0, le=1, description="Weight of the dense score in fusion (sparse: 1 - this)."
+        0.4, ge=0, le=1, description="Weight of the dense score in fusion (sparse: 1 - this)."
     )
     prefetch: int = Field(100, ge=10, description="Chunks fetched per method before fusion.")
+    sentence_vectors: bool = Field(
+        True, description="Also embed sentences for the MaxSim re-scoring stage (~2x encoding)."
+    )
+    sentence_weight: float = Field(
+        0.3, ge=0, le=1, description="Share of the sentence MaxSim score in the fused score."
+    )
     hnsw_m: int = Field(16, ge=4, description="HNSW graph degree.")
     hnsw_ef_construct: int = Field(100, ge=8, description="HNSW build-time beam width.")
-    hnsw_ef: int = Field(128, ge=8, description="HNSW query-time beam width.")
+    hnsw_ef: int = Field(256, ge=8, description="HNSW query-time beam width.")
 
 
 class LLMSettings(BaseModel):
@@ -106,7 +112,7 @@ class LLMSettings(BaseModel):
     )
     context_length: int = Field(4096, ge=256, description="Context window (llama.cpp `n_ctx`).")
     threads: int | None = Field(
-        None, ge=1, description="CPU threads for in-process runtimes (default: all cores)."
+        None, ge=1, description="CPU threads for in-process runtimes (default: all cores but one)."
     )
     server_model: str | None = Field(
         None, description="Model name sent to the OpenAI-compatible server (default: `model`)."
@@ -114,6 +120,19 @@ class LLMSettings(BaseModel):
     request_timeout_s: float = Field(
         120.0, gt=0, description="Timeout of one OpenAI-compatible server request."
     )
+
+
+class AgentSettings(BaseModel):
+    """The assistant graph."""
+
+    routing: Literal["router", "model"] = Field(
+        "router",
+        description="`router` = embedding intent router picks tools (small models); "
+        "`model` = the chat model picks tools itself (capable models via the openai runtime).",
+    )
+    max_steps: int = Field(4, ge=1, le=12, description="Tool calls per turn at most.")
+    timezone: str = Field("UTC", description="Default user time zone for dates in answers.")
+    answer_tokens: int = Field(96, ge=16, description="Longest answer the model may write.")
 
 
 class MailAccount(BaseModel):
@@ -171,6 +190,7 @@ class Settings(BaseSettings):
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
     index: IndexSettings = Field(default_factory=IndexSettings)  # type: ignore[arg-type]
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
+    agent: AgentSettings = Field(default_factory=AgentSettings)  # type: ignore[arg-type]
     sync: SyncSettings = Field(default_factory=SyncSettings)
 
     @property

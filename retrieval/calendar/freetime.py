@@ -175,7 +175,7 @@ def free_slots(
     return chosen
 
 
-def find_free_time(  # noqa: PLR0917 - signature fixed by the issue
+def find_free_time(
     store: CalendarStore,
     user: str,
     duration: timedelta,

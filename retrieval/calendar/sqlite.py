@@ -24,7 +24,9 @@ def connect(
         return db
     if str(db) != ":memory:":
         Path(db).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(db), timeout=busy_timeout_s)
+    # Tools run in LangGraph's worker threads; SQLite here is built serialized (threadsafety 3),
+    # so one connection may be shared across threads.
+    conn = sqlite3.connect(str(db), timeout=busy_timeout_s, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn

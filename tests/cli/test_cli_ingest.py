@@ -41,15 +41,17 @@ def test_ingest_json_is_one_object_and_idempotent(tmp_path: Path, mailbox: Path)
     report = json.loads(lines[0])
     assert (report["added"], report["duplicates"], report["quarantined"]) == (5, 0, 1)
     assert report["quarantine_reasons"] == {"no RFC 5322 header found (not an email)": 1}
+    assert report["index"]["embedded"] == 5  # ingest indexes by default
     second = json.loads(run(["ingest", str(mailbox), "--user", "alice", "--json"], data).stdout)
     assert (second["added"], second["quarantined"], second["already_quarantined"]) == (0, 0, 1)
+    assert (second["index"]["embedded"], second["index"]["unchanged"]) == (0, 5)
     stats = json.loads(run(["stats", "--user", "alice", "--json"], data).stdout)
     assert stats["messages"] == 5 and stats["threads"] == 5 and stats["quarantined"] == 1
     assert stats["first_date"].startswith("2026-11-10T17:14:00")
 
 
 def test_human_output_has_summary(tmp_path: Path, mailbox: Path) -> None:
-    res = run(["ingest", str(mailbox), "--user", "alice"], tmp_path / "data")
+    res = run(["ingest", str(mailbox), "--user", "alice", "--no-index"], tmp_path / "data")
     assert res.returncode == 0
     assert "5 added" in res.stderr and "1 quarantined" in res.stderr
     assert res.stdout == ""

@@ -54,7 +54,7 @@ def test_imap_sync_equals_maildir_ingest_and_follows_changes(
         disk_dir.mkdir()
         for path in seed_messages:
             (disk_dir / path.name).write_bytes(path.read_bytes())
-        services.ingest_path("disk", disk_dir)
+        services.ingest_path("disk", disk_dir, index=False)
         disk = {m.id: (m.subject, m.new_text) for m in services.store.iter_messages("disk")}
 
         first = _sync(services)

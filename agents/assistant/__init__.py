@@ -1,0 +1,1 @@
+"""The assistant graph: route → plan → tools → observe → answer, with checked citations."""

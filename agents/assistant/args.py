@@ -1,0 +1,178 @@
+"""Tool arguments: what the request itself says, and checks on what the model proposed.
+
+The model fills arguments under a JSON-schema constraint, so they always parse; they are not
+always sensible from a 135M model. :func:`heuristic_args` extracts the same arguments from the
+request with plain rules (date phrases, durations, names), and :func:`reconcile` keeps each
+model-proposed value only where it passes a check (the date resolves, the query shares words with
+the request, an id was actually returned by an earlier tool), falling back to the rule-based value.
+Ids are never taken from model output unless a tool returned them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from core.errors import InputError
+from tools.context import AgentContext
+from tools.when import resolve_range
+
+_STOP = frozenset(
+    """a an the i me my we our you your he she his her they them their it its is are was were be
+    been do does did done have has had what whats what's when where who whos who's whom which why
+    how can could would should will shall may might must please tell show give find get let know
+    about any anything something there this that these those of in on at to for from with by and
+    or not no yes up out over into than then so just also still ever email emails mail mails
+    message messages anyone someone us again last latest recent did said say says""".split()
+)
+_MONTH = (
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)(uary|ruary|ch|il|e|y|ust|tember|"
+    r"ober|ember)?\b"
+)
+_DATE_PHRASE = re.compile(
+    r"\b(today|tonight|tomorrow|yesterday|(this|next|last|coming) (week|month)|"
+    r"(next|this|coming|last) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"\d{4}-\d{2}-\d{2}|\d{1,2}(st|nd|rd|th)? (of )?" + _MONTH + r"|the \d{1,2}(st|nd|rd|th)|"
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]* \d{1,2})"
+    r"( (morning|afternoon|evening))?\b"
+)
+_DURATION = re.compile(r"(\d+)\s*-?\s*(min|minute|minutes|mins|hour|hours|hr|hrs|h)\b")
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words of ``text`` minus stop words (keeps ids like nw-482)."""
+    words = [re.sub(r"'s$", "", w.strip("'.")) for w in re.findall(r"\w[\w.\-@']*", text.lower())]
+    return [w for w in words if w not in _STOP and len(w) > 1]
+
+
+def date_phrase(text: str) -> str | None:
+    """The first date phrase in ``text`` ("next week", "thursday afternoon", "19 Nov")."""
+    from datetime import UTC, datetime
+
+    for m in _DATE_PHRASE.finditer(text.lower()):
+        try:
+            resolve_range(m.group(0), datetime.now(UTC), UTC)
+        except InputError:
+            continue
+        return m.group(0)
+    return None
+
+
+def _window(phrase: str | None, ctx: AgentContext, days: int) -> tuple[Any, Any]:
+    """The period a phrase names, or the next ``days`` days from now."""
+    if phrase:
+        try:
+            return resolve_range(phrase, ctx.now, ctx.tz)
+        except InputError:
+            pass
+    return ctx.local_now, ctx.local_now + timedelta(days=days)
+
+
+def duration_minutes(text: str) -> int | None:
+    """Meeting length mentioned in ``text``."""
+    t = text.lower()
+    if m := _DURATION.search(t):
+        n = int(m.group(1))
+        return n * 60 if m.group(2).startswith("h") else n
+    if re.search(r"\bhalf an hour\b", t):
+        return 30
+    if re.search(r"\b(an|one) hour\b|\bhour[- ]long\b", t):
+        return 60
+    if re.search(r"\bquick\b", t):
+        return 15
+    return None
+
+
+def names_in(text: str) -> list[str]:
+    """Capitalised words that look like names or companies (not sentence-initial stop words)."""
+    found = re.findall(r"\b([A-Z][\w\u00C0-\u017F'-]+(?:\s+[A-Z][\w\u00C0-\u017F'-]+)*)", text)
+    out = []
+    for raw in found:
+        f = re.sub(r"'s$", "", raw)
+        if f.lower() not in _STOP and f.lower() not in {"nov", "dec", "jan", "re", "fw"}:
+            out.append(f)
+    return out
+
+
+def heuristic_args(tool: str, question: str, ctx: AgentContext) -> dict[str, Any]:
+    """Arguments for ``tool`` read off the request with rules."""
+    phrase = date_phrase(question)
+    if tool == "search_mailbox":
+        return {"query": " ".join(content_words(question)) or question, "limit": 5}
+    if tool == "list_events":
+        names = names_in(question)
+        # "When is my next X": look ahead; "what's on my calendar": the coming fortnight.
+        start, end = _window(phrase, ctx, 45 if names else 14)
+        args: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "limit": 10}
+        topic = [w for w in content_words(question) if w not in _CALENDAR_WORDS]
+        if names or topic:
+            args["query"] = " ".join(names) if names else " ".join(topic)
+        return args
+    if tool == "find_free_time":
+        start, end = _window(phrase, ctx, 5)
+        return {
+            "duration_minutes": duration_minutes(question) or 30,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "limit": 5,
+        }
+    if tool == "lookup_contacts":
+        names = names_in(question)
+        return {"query": names[0] if names else " ".join(content_words(question)), "limit": 5}
+    return {}
+
+
+_CALENDAR_WORDS = frozenset(
+    """calendar schedule scheduled meeting meetings event events next time when on agenda
+    appointment appointments today tomorrow week month am have do does happening planned
+    monday tuesday wednesday thursday friday saturday sunday morning afternoon evening""".split()
+)
+
+
+def reconcile(
+    tool: str,
+    proposed: dict[str, Any] | None,
+    fallback: dict[str, Any],
+    question: str,
+    ctx: AgentContext,
+) -> dict[str, Any]:
+    """Keep the model's values that pass their checks; use the rule-based value otherwise."""
+    if not proposed:
+        return fallback
+    out = dict(fallback)
+    for key, value in proposed.items():
+        if value in (None, "", []):
+            continue
+        if key in ("start", "end", "after", "before"):
+            if not _date_ok(str(value), ctx):
+                continue
+            # A rule-found phrase ("next week") beats a model date: 135M models guess years.
+            if key in fallback and date_phrase(question):
+                continue
+        if key == "query":
+            overlap = set(content_words(str(value))) & set(content_words(question))
+            if not overlap:
+                continue
+        if key in ("sender", "recipient", "attendees"):
+            # A person filter must name someone the user named.
+            names = value if isinstance(value, list) else [value]
+            said = set(content_words(question))
+            if not all(set(content_words(str(n).split("@")[0].replace(".", " "))) & said
+                       for n in names):  # fmt: skip
+                continue
+        if key == "has_attachment" and not re.search(r"attach", question, re.I):
+            continue
+        out[key] = value
+    return out
+
+
+def _date_ok(value: str, ctx: AgentContext) -> bool:
+    from tools.when import parse_when
+
+    try:
+        parsed = parse_when(value, ctx.now, ctx.tz)
+    except (InputError, ValueError, OverflowError):
+        return False
+    return parsed is not None and abs((parsed - ctx.now).days) < 370

@@ -1,0 +1,394 @@
+"""The assistant: a LangGraph ``StateGraph`` that routes, calls tools, observes and answers.
+
+::
+
+    START → route ─┬─► plan → tools → observe ─┬─► plan (more tools planned, under the step limit)
+                   │                           └─► answer → END
+                   └─► answer (no tool needed)
+
+* ``route`` ranks tools for the request (embedding router by default; with
+  ``routing="model"`` a capable model picks tools itself through ``bind_tools``).
+* ``plan`` turns the next planned tool into a tool call: the model fills the arguments under the
+  tool's JSON schema, then :func:`agents.assistant.args.reconcile` checks them against the request.
+* ``tools`` is LangGraph's ``ToolNode``; tools get the user from the runtime context only.
+* ``observe`` records the ids each tool returned (the only ids an answer may cite) and plans a
+  follow-up (read the top message or thread, check the free time of a person just looked up).
+* ``answer`` writes the reply from the tool results and keeps only citations a tool returned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.prebuilt import ToolNode
+from langgraph.runtime import Runtime
+from pydantic import BaseModel
+
+from agents.assistant.args import heuristic_args, reconcile
+from agents.assistant.evidence import describe
+from agents.assistant.evidence import render as render_evidence
+from agents.assistant.router import MAIL_TOOLS
+from agents.assistant.state import AssistantState
+from core.errors import MailmindError
+from prompts import render
+from tools.context import AgentContext
+from tools.impl import TOOL_FUNCTIONS, citable_ids
+from tools.langchain import DESCRIPTIONS, build_tools
+from tools.schemas import FindFreeTimeResult
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.graph.state import CompiledStateGraph
+
+    from agents.assistant.router import IntentRouter
+
+Routing = Literal["router", "model"]
+#: What a citation looks like: a message/thread id, or an event/contact id (they contain "@").
+#: Other bracketed text ("[4.12]") is the model's prose and stays.
+_CITE = re.compile(r"\[((?:[mt][0-9a-f]{12,40})|(?:[\w.+-]+@[\w.-]+))\]")
+_SUMMARY_CUE = re.compile(
+    r"\b(summar\w*|recap|thread|catch me up|tl;?dr|back and forth|discussion)\b"
+)
+_FREE_CUE = re.compile(r"\b(free|availab\w*|find (a )?time|slot|meet with)\b")
+
+
+def _question(state: AssistantState) -> str:
+    for msg in reversed(state.get("messages", [])):
+        if isinstance(msg, HumanMessage):
+            return str(msg.content)
+    raise ValueError("the assistant needs a user message")
+
+
+def build_graph(
+    model: BaseChatModel,
+    router: IntentRouter | None,
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    max_steps: int = 4,
+    routing: Routing = "router",
+    margin: float = 0.04,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Compile the assistant graph. ``router`` is required for ``routing="router"``."""
+    if routing == "router" and router is None:
+        raise ValueError("routing='router' needs an IntentRouter")
+    tools = build_tools()
+
+    def route(state: AssistantState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+        question = _question(state)
+        started = time.perf_counter()
+        if routing == "model":
+            plan = _model_route(model, question)
+            ranking: list[tuple[str, float]] = [(t, 1.0) for t in plan] or [("none", 1.0)]
+        else:
+            assert router is not None
+            r = router.route(question)
+            ranking = list(r.ranking)
+            plan = router.plan(question)
+            if len(plan) == 1:
+                second = r.close_second(margin)
+                # Two tools close together: run both (e.g. "free when Kenji can meet?").
+                if second and second not in plan and not {plan[0], second} <= MAIL_TOOLS:
+                    plan.append(second)
+            # Reading needs an id only a search can supply; observe() then plans the read.
+            plan = ["search_mailbox" if t in ("read_thread", "read_message") else t for t in plan]
+            plan = list(dict.fromkeys(plan))
+        return {
+            "question": question, "plan": plan, "tools_used": [], "observed": [],
+            "evidence": [], "steps": 0, "route": ranking[:4], "citations": [],
+            "dropped_citations": [], "answer": "",
+            "meta": {"route_ms": round((time.perf_counter() - started) * 1000, 1)},
+        }  # fmt: skip
+
+    def plan(state: AssistantState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+        ctx = runtime.context
+        tool, *rest = state["plan"]
+        try:
+            args = _args_for(model, tool, state, ctx)
+        except MailmindError:
+            # Let the tool report the problem to the observe step rather than end the turn.
+            args = (
+                heuristic_args(tool, "", ctx) if tool not in ("read_message", "read_thread") else {}
+            )
+        call = {"name": tool, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}"}
+        return {"messages": [AIMessage(content="", tool_calls=[call])], "plan": rest}
+
+    def observe(state: AssistantState) -> dict[str, Any]:
+        results = _last_tool_messages(state)
+        observed: list[str] = []
+        evidence = list(state.get("evidence", []))
+        used = list(state.get("tools_used", []))
+        follow: list[str] = []
+        for msg in results:
+            used.append(msg.name or "")
+            artifact = msg.artifact
+            shown = render_evidence(artifact) if isinstance(artifact, BaseModel) else msg.content
+            evidence.append(f"{msg.name} result:\n{shown}")
+            if isinstance(artifact, BaseModel):
+                observed.extend(sorted(citable_ids(artifact)))
+                follow.extend(_follow_ups(msg.name or "", artifact, state))
+        plan_rest = [t for t in state.get("plan", []) if t not in used]
+        plan_rest += [t for t in follow if t not in used and t not in plan_rest]
+        return {
+            "observed": observed, "evidence": evidence, "tools_used": used,
+            "steps": state.get("steps", 0) + 1, "plan": plan_rest,
+        }  # fmt: skip
+
+    def after_observe(state: AssistantState) -> Literal["plan", "answer"]:
+        if state.get("plan") and state.get("steps", 0) < max_steps:
+            return "plan"
+        return "answer"
+
+    def after_route(state: AssistantState) -> Literal["plan", "answer"]:
+        return "plan" if state.get("plan") else "answer"
+
+    def answer(state: AssistantState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+        ctx = runtime.context
+        question = state["question"]
+        if not state.get("tools_used"):
+            text = str(model.invoke(render("assistant_chat", question=question)).content).strip()
+            return {"messages": [AIMessage(content=text)], "answer": text, "citations": []}
+        prompt = render(
+            "assistant_answer",
+            now=ctx.local_now.strftime("%a %d %b %Y %H:%M"),
+            question=question,
+            evidence=state.get("evidence", []),
+        )
+        observed = state.get("observed", [])
+        text, cited, dropped = _write_answer(model, prompt, observed)
+        if not cited:
+            # The model cited nothing usable: cite what the first tool returned first.
+            cited = _default_citations(state)
+        artifacts = _all_tool_artifacts(state)
+        sources = describe(artifacts)
+        lines = [f"[{c}] {sources.get(c, '')}".rstrip() for c in cited]
+        final = text + ("\n\nSources:\n" + "\n".join(lines) if lines else "")
+        # Free slots have no id to cite: show the slots the tool found as they are.
+        slots = [render_evidence(a) for a in artifacts if isinstance(a, FindFreeTimeResult)]
+        if slots:
+            final += "\n\n" + "\n".join(slots)
+        return {
+            "messages": [AIMessage(content=final)], "answer": final, "citations": cited,
+            "dropped_citations": dropped,
+        }  # fmt: skip
+
+    graph = StateGraph(AssistantState, context_schema=AgentContext)
+    graph.add_node("route", route)
+    graph.add_node("plan", plan)
+    graph.add_node("tools", ToolNode(tools))
+    graph.add_node("observe", observe)
+    graph.add_node("answer", answer)
+    graph.add_edge(START, "route")
+    graph.add_conditional_edges("route", after_route, ["plan", "answer"])
+    graph.add_edge("plan", "tools")
+    graph.add_edge("tools", "observe")
+    graph.add_conditional_edges("observe", after_observe, ["plan", "answer"])
+    graph.add_edge("answer", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+class _Answer(BaseModel):
+    answer: str
+
+
+def _write_answer(
+    model: BaseChatModel, prompt: str, observed: list[str]
+) -> tuple[str, list[str], list[str]]:
+    """The model's answer with checked citations.
+
+    Free text first (it streams token by token to the client); a reply that copies the
+    data-block markup back, as small models do, is cleaned of it.
+    """
+    raw = str(model.invoke(prompt, stop=["\nQuestion:", "\n\n\n"]).content).strip()
+    lines: list[str] = []
+    for line in raw.splitlines():
+        clean = line.strip()
+        # Small models echo the data markup and repeat themselves: drop both.
+        if clean.startswith(("^", "<<")) or "result:" in clean or clean in lines:
+            continue
+        if clean.lower().rstrip(":") in ("the answer is", "answer", "the details are"):
+            continue
+        lines.append(clean)
+    raw = "\n".join(line for line in lines if line).strip()
+    text, cited, dropped = check_citations(raw, observed)
+    return text or "Here is what I found.", cited, dropped
+
+
+def check_citations(text: str, observed: list[str]) -> tuple[str, list[str], list[str]]:
+    """Keep ``[id]`` citations a tool returned; remove the others from the text.
+
+    Returns (text with unknown citations removed, kept ids in order, dropped ids).
+    """
+    known = set(observed)
+    kept: list[str] = []
+    dropped: list[str] = []
+
+    def repl(m: re.Match[str]) -> str:
+        cid = m.group(1)
+        if cid in known:
+            if cid not in kept:
+                kept.append(cid)
+            return m.group(0)
+        dropped.append(cid)
+        return ""
+
+    cleaned = _CITE.sub(repl, text)
+    return re.sub(r"[ \t]+([.,;])", r"\1", cleaned).strip(), kept, dropped
+
+
+def _default_citations(state: AssistantState) -> list[str]:
+    msgs = _all_tool_artifacts(state)
+    out: list[str] = []
+    for artifact in msgs:
+        ids = _primary_ids(artifact)
+        for i in ids[:2]:
+            if i not in out:
+                out.append(i)
+    return out[:3]
+
+
+def _primary_ids(artifact: BaseModel) -> list[str]:
+    from tools.schemas import (
+        FindFreeTimeResult,
+        ListEventsResult,
+        LookupContactsResult,
+        MessageView,
+        SearchMailboxResult,
+        ThreadView,
+    )
+
+    if isinstance(artifact, SearchMailboxResult):
+        return [h.message_id for h in artifact.hits]
+    if isinstance(artifact, MessageView):
+        return [artifact.message_id]
+    if isinstance(artifact, ThreadView):
+        return [m.message_id for m in artifact.messages[-2:]]
+    if isinstance(artifact, ListEventsResult):
+        return [e.event_id for e in artifact.events]
+    if isinstance(artifact, LookupContactsResult):
+        return [c.contact_id for c in artifact.contacts]
+    if isinstance(artifact, FindFreeTimeResult):
+        return []
+    return []
+
+
+def _last_tool_messages(state: AssistantState) -> list[ToolMessage]:
+    out: list[ToolMessage] = []
+    for msg in reversed(state.get("messages", [])):
+        if isinstance(msg, ToolMessage):
+            out.append(msg)
+        else:
+            break
+    return list(reversed(out))
+
+
+def _all_tool_artifacts(state: AssistantState) -> list[BaseModel]:
+    """Artifacts of this turn's tool messages, oldest first."""
+    out: list[BaseModel] = []
+    for msg in reversed(state.get("messages", [])):
+        if isinstance(msg, HumanMessage):
+            break
+        if isinstance(msg, ToolMessage) and isinstance(msg.artifact, BaseModel):
+            out.append(msg.artifact)
+    return list(reversed(out))
+
+
+def _follow_ups(tool: str, artifact: BaseModel, state: AssistantState) -> list[str]:
+    from tools.schemas import LookupContactsResult, SearchMailboxResult
+
+    question = state.get("question", "")
+    if tool == "search_mailbox" and isinstance(artifact, SearchMailboxResult) and artifact.hits:
+        # Snippets are short: read the best hit (or its whole thread for a summary request).
+        return ["read_thread" if _SUMMARY_CUE.search(question.lower()) else "read_message"]
+    if (
+        tool == "lookup_contacts"
+        and isinstance(artifact, LookupContactsResult)
+        and artifact.contacts
+        and _FREE_CUE.search(question.lower())
+    ):
+        return ["find_free_time"]
+    return []
+
+
+def _args_for(
+    model: BaseChatModel, tool: str, state: AssistantState, ctx: AgentContext
+) -> dict[str, Any]:
+    question = state["question"]
+    artifacts = _all_tool_artifacts(state)
+    if tool in ("read_message", "read_thread"):
+        return _id_args(tool, artifacts)
+    fallback = heuristic_args(tool, question, ctx)
+    if tool == "find_free_time":
+        emails = _contact_emails(artifacts)
+        if emails:
+            fallback["attendees"] = emails[:3]
+    args_model, _fn = TOOL_FUNCTIONS[tool]
+    proposed: dict[str, Any] | None
+    try:
+        structured = model.with_structured_output(args_model)
+        out = structured.invoke(
+            render(
+                "assistant_args",
+                tool=tool,
+                tool_description=DESCRIPTIONS[tool],
+                now=ctx.local_now.strftime("%a %d %b %Y %H:%M"),
+                timezone=ctx.timezone,
+                question=question,
+                context="\n".join(state.get("evidence", [])[-1:]) or None,
+            )
+        )
+        proposed = out.model_dump() if isinstance(out, BaseModel) else dict(out or {})
+    except Exception:  # noqa: BLE001 - a failed fill falls back to rule-based arguments
+        proposed = None
+    return reconcile(tool, proposed, fallback, question, ctx)
+
+
+def _id_args(tool: str, artifacts: list[BaseModel]) -> dict[str, Any]:
+    """read_* arguments come from what tools returned, never from model text."""
+    from tools.schemas import SearchMailboxResult
+
+    for artifact in reversed(artifacts):
+        if isinstance(artifact, SearchMailboxResult) and artifact.hits:
+            top = artifact.hits[0]
+            if tool == "read_thread":
+                return {"thread_id": top.thread_id}
+            return {"message_id": top.message_id}
+    key = "thread_id" if tool == "read_thread" else "message_id"
+    return {key: "unknown"}
+
+
+def _contact_emails(artifacts: list[BaseModel]) -> list[str]:
+    from tools.schemas import LookupContactsResult
+
+    for artifact in reversed(artifacts):
+        if isinstance(artifact, LookupContactsResult) and artifact.contacts:
+            return artifact.contacts[0].emails[:1]
+    return []
+
+
+def _model_route(model: BaseChatModel, question: str) -> list[str]:
+    """Let a capable model pick the first tool itself (``routing="model"``)."""
+    tools = build_tools()
+    try:
+        reply = model.bind_tools(tools).invoke(
+            [HumanMessage(content=f"Pick the tool for this request: {question}")]
+        )
+    except Exception:  # noqa: BLE001 - a model that cannot call tools answers directly
+        return []
+    calls = getattr(reply, "tool_calls", None) or []
+    names = [c["name"] for c in calls if c.get("name") in TOOL_FUNCTIONS]
+    return names[:2]
+
+
+def result_json(msg: ToolMessage) -> Any:
+    """The JSON a tool returned (for observers and tests)."""
+    try:
+        return json.loads(str(msg.content))
+    except json.JSONDecodeError:
+        return str(msg.content)

@@ -1,0 +1,1 @@
+"""Thread and message summaries with citations and a faithfulness check."""

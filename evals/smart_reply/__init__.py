@@ -1,0 +1,1 @@
+"""Smart-reply evaluation tools: candidate mining from real sent replies, benchmarks."""

@@ -1,0 +1,1 @@
+"""Summary evaluations: subject lines on AESLC (single-email summarisation)."""

@@ -1,0 +1,201 @@
+"""The vector index interface every backend implements, and the neutral types it speaks.
+
+Backends translate these types to their own client's models, so search code never imports a
+Qdrant module. Every read and write takes the user explicitly; a backend ANDs the user condition
+into every filter it sends and never accepts a filter on ``user`` from a caller
+(:class:`SearchFilters` has no such field and :meth:`SearchFilters.from_mapping` rejects one).
+
+Schema of one point (one chunk of one message)::
+
+    vectors   dense  (embedder dim, cosine)      sparse (BM25 tf weights, IDF modifier)
+              sentences (multivector of sentence embeddings, MaxSim, no HNSW: re-scoring only)
+    payload   user, message_id, chunk, n_chunks, thread_id, from, from_name, to[], cc[],
+              date (RFC 3339, datetime index), folder, has_attachment (0/1), subject, text,
+              text_hash, meta_hash
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from core.errors import InputError
+from retrieval.sparse import SparseVec
+
+DENSE: Literal["dense"] = "dense"
+SPARSE: Literal["sparse"] = "sparse"
+SENTENCES: Literal["sentences"] = "sentences"
+#: Bumped when the point schema changes (an old index then asks for ``rebuild``).
+SCHEMA_VERSION = 2
+
+#: uuid5 namespace of point ids: ``uuid5(NS, f"{user}\\x1f{message_id}\\x1f{chunk}")``.
+POINT_NAMESPACE = uuid.UUID("6f2d0c3e-4b8e-5a51-9d7e-6a1f3f1c2b90")
+
+#: Payload fields with an index, and their kind (backends map kinds to their schema types).
+PAYLOAD_INDEXES: dict[str, Literal["tenant", "keyword", "text", "datetime", "bool", "int"]] = {
+    "user": "tenant",
+    "message_id": "keyword",
+    "thread_id": "keyword",
+    "from": "keyword",
+    "from_name": "text",
+    "to": "keyword",
+    "cc": "keyword",
+    "date": "datetime",
+    "folder": "keyword",
+    # 0/1, not a JSON bool: qdrant-edge-py 0.9 turns MatchValue(True) into 1, which never
+    # matches a stored boolean.
+    "has_attachment": "int",
+    "chunk": "int",
+}
+
+
+def point_id(user: str, message_id: str, chunk: int) -> str:
+    """Deterministic point id, so re-indexing a message overwrites its own points."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{user}\x1f{message_id}\x1f{chunk}"))
+
+
+def to_utc(value: datetime | date) -> datetime:
+    """Aware UTC datetime; naive values and plain dates are taken as UTC."""
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def rfc3339(value: datetime | date) -> str:
+    """The payload's date format (UTC, ``Z`` suffix), which both backends index as datetime."""
+    return to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Optional narrowing of a search. There is deliberately no ``user`` field.
+
+    ``sender`` matches the sender address exactly (case-insensitive) when it contains ``@``,
+    otherwise words of the sender's display name. ``recipient`` matches a To or Cc address.
+    ``after`` is inclusive, ``before`` exclusive; naive datetimes and dates are UTC.
+    """
+
+    sender: str | None = None
+    recipient: str | None = None
+    after: datetime | date | None = None
+    before: datetime | date | None = None
+    folder: str | None = None
+    thread_id: str | None = None
+    has_attachment: bool | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> SearchFilters:
+        """Build from untrusted keys (API/tool input); unknown keys, ``user`` included, fail."""
+        if not data:
+            return cls()
+        allowed = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise InputError(
+                f"unknown search filter(s) {unknown}; allowed: {sorted(allowed)}"
+                + (" (the user is implied by who is asking)" if "user" in unknown else "")
+            )
+        return cls(**{k: v for k, v in data.items() if v is not None})
+
+    def is_empty(self) -> bool:
+        """True when no condition is set."""
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+
+@dataclass(slots=True)
+class ChunkPoint:
+    """One point to write: its id, both vectors and its payload (``user`` is set by the index)."""
+
+    id: str
+    dense: np.ndarray
+    sparse: SparseVec
+    payload: dict[str, Any]
+    #: ``(n, dim)`` sentence vectors for the MaxSim re-scoring stage (optional).
+    sentences: np.ndarray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VectorQuery:
+    """One nearest-neighbour search over one named vector."""
+
+    using: Literal["dense", "sparse", "sentences"]
+    #: Dense query vector for ``dense`` and ``sentences`` (MaxSim of one query vector).
+    vector: np.ndarray | SparseVec
+    limit: int
+    #: Only score these points (re-scoring a candidate set); ``None`` = the whole user corpus.
+    point_ids: Sequence[str] | None = None
+    #: Return each hit's dense vector (for client-side re-scoring and MMR).
+    with_dense: bool = False
+    #: Brute force instead of HNSW (ground truth in benchmarks).
+    exact: bool = False
+    #: ``True``, ``False`` or the payload fields to return.
+    with_payload: bool | Sequence[str] = True
+
+
+@dataclass(slots=True)
+class ScoredChunk:
+    """A hit: point id, backend score, payload and optionally its dense vector."""
+
+    id: str
+    score: float
+    payload: dict[str, Any] = field(default_factory=dict)
+    dense: np.ndarray | None = None
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """A per-user vector index of message chunks (Qdrant Edge or Qdrant server)."""
+
+    @property
+    def dim(self) -> int:
+        """Dense vector dimension of the index."""
+        ...
+
+    def upsert(self, user: str, points: Sequence[ChunkPoint]) -> None:
+        """Insert or replace points; the payload's ``user`` is forced to ``user``."""
+        ...
+
+    def set_payload(self, user: str, point_ids: Sequence[str], payload: dict[str, Any]) -> None:
+        """Update payload fields of ``user``'s points (other users' ids are ignored)."""
+        ...
+
+    def delete_messages(self, user: str, message_ids: Sequence[str]) -> None:
+        """Delete every chunk of these messages of ``user``."""
+        ...
+
+    def delete_user(self, user: str) -> None:
+        """Delete all points of ``user``."""
+        ...
+
+    def get_payloads(self, user: str, point_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Payloads of the given points that belong to ``user``, by point id."""
+        ...
+
+    def message_hashes(self, user: str) -> dict[str, str]:
+        """``message_id -> text_hash`` of every message of ``user`` in the index."""
+        ...
+
+    def query(
+        self, user: str, queries: Sequence[VectorQuery], filters: SearchFilters | None = None
+    ) -> list[list[ScoredChunk]]:
+        """Run searches (one round trip where the backend allows) within ``user``'s points."""
+        ...
+
+    def count(self, user: str | None = None) -> int:
+        """Number of points (chunks), of one user or in total."""
+        ...
+
+    def optimize(self) -> None:
+        """Build ANN structures after a bulk load (no-op where the backend does it itself)."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release resources."""
+        ...
