@@ -216,6 +216,8 @@ def _write_answer(
             continue
         lines.append(clean)
     raw = "\n".join(line for line in lines if line).strip()
+    # A generation cut by the token limit can end inside a citation ("... is [m12").
+    raw = re.sub(r"\s*\[[^\]\n]*$", "", raw)
     text, cited, dropped = check_citations(raw, observed)
     return text or "Here is what I found.", cited, dropped
 

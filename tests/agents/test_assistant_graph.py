@@ -158,3 +158,14 @@ def test_context_refuses_bad_users(ctx: AgentContext, bad: str) -> None:
 
     with pytest.raises(InputError):
         replace(ctx, user=bad)
+
+
+def test_answer_cut_inside_a_citation_is_cleaned(ctx: AgentContext) -> None:
+    graph = build_graph(
+        scripted(answer="^ copied data line\nThe answer is [m12"),
+        FixedRouter(("lookup_contacts", 0.6)),  # type: ignore[arg-type]
+    )
+    res = ask(graph, ctx, "who is Kenji?")
+    prose = res.answer.split("\n\nSources:")[0]
+    assert prose == "The answer is"
+    assert res.citations  # fallback citations from the lookup
