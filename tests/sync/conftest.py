@@ -36,6 +36,17 @@ def dovecot(seed_messages: list[Path]) -> Iterator[Dovecot]:
 
 
 @pytest.fixture
+def dovecot_tls(seed_messages: list[Path]) -> Iterator[Dovecot]:
+    """Dovecot with implicit TLS (imaps) and STARTTLS, self-signed certificate."""
+    if shutil.which("dovecot") is None and not Path("/usr/sbin/dovecot").exists():
+        if os.environ.get("CI"):
+            pytest.fail("dovecot is not installed although `make test` installs it")
+        pytest.skip("dovecot is not installed: run scripts/install-test-servers.sh")
+    with run_dovecot(seed_messages[:3], tls=True) as server:
+        yield server
+
+
+@pytest.fixture
 def radicale(tmp_path: Path) -> Iterator[Radicale]:
     """A Radicale CalDAV/CardDAV server on 127.0.0.1 with empty storage."""
     pytest.importorskip("radicale")

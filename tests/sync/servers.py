@@ -26,7 +26,8 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = {ssl}
+{ssl_files}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u
@@ -49,7 +50,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
+    ssl = yes
   }}
 }}
 service auth {{
@@ -114,6 +117,8 @@ class Dovecot:
     root: Path
     mail_uid: int
     mail_gid: int
+    imaps_port: int = 0
+    cert: Path | None = None
 
     def chown_tree(self) -> None:
         """Give files written by the test to the mail user (when running as root)."""
@@ -123,9 +128,24 @@ class Dovecot:
             os.chown(path, self.mail_uid, self.mail_gid)
 
 
+def _self_signed(root: Path) -> str:
+    """A throwaway certificate for 127.0.0.1; returns Dovecot's ssl_cert/ssl_key lines."""
+    cert, key = root / "cert.pem", root / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return f"ssl_cert = <{cert}\nssl_key = <{key}"
+
+
 @contextmanager
-def run_dovecot(seed: list[Path]) -> Iterator[Dovecot]:
-    """Start Dovecot with one user whose INBOX Maildir holds copies of ``seed``."""
+def run_dovecot(seed: list[Path], *, tls: bool = False) -> Iterator[Dovecot]:
+    """Start Dovecot with one user whose INBOX Maildir holds copies of ``seed``.
+
+    With ``tls`` it also listens for implicit TLS on ``Dovecot.imaps_port`` and offers
+    STARTTLS on the plain port, with a self-signed certificate (``Dovecot.cert``)."""
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not Path(binary).exists():
         raise FileNotFoundError("dovecot is not installed: run scripts/install-test-servers.sh")
@@ -145,6 +165,8 @@ def run_dovecot(seed: list[Path]) -> Iterator[Dovecot]:
         run_user = login_user = pwd.getpwuid(mail_uid).pw_name
         run_group = mail_gid
     port = free_port()
+    imaps_port = free_port() if tls else 0
+    ssl_files = _self_signed(root) if tls else ""
     username, password = "tester", "secret-pass"
     maildir = root / "mail" / username
     for sub in ("cur", "new", "tmp"):
@@ -164,9 +186,15 @@ def run_dovecot(seed: list[Path]) -> Iterator[Dovecot]:
             login_user=login_user,
             mail_uid=mail_uid,
             mail_gid=mail_gid,
+            ssl="yes" if tls else "no",
+            ssl_files=ssl_files,
+            imaps_port=imaps_port,
         )
     )
-    server = Dovecot(port, username, password, maildir, root, mail_uid, mail_gid)
+    server = Dovecot(
+        port, username, password, maildir, root, mail_uid, mail_gid, imaps_port,
+        root / "cert.pem" if tls else None,
+    )  # fmt: skip
     server.chown_tree()
     if os.geteuid() == 0:
         os.chown(root / "home" / username, mail_uid, mail_gid)
@@ -176,6 +204,8 @@ def run_dovecot(seed: list[Path]) -> Iterator[Dovecot]:
     try:
         try:
             wait_for_port(port, proc)
+            if imaps_port:
+                wait_for_port(imaps_port, proc)
         except RuntimeError as exc:
             log = (root / "dovecot.log").read_text() if (root / "dovecot.log").exists() else ""
             out = proc.stdout.read().decode() if proc.stdout and proc.poll() is not None else ""
