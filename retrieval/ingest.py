@@ -250,7 +250,10 @@ class Ingestor:
                     progress(report.seen, bytes_done, total_bytes)
             flush()
             report.already_quarantined = sum(
-                1 for q in self.store.list_quarantine(user) if q.locator in known
+                # Locators are only unique within a source ("1.eml" exists in many folders).
+                1
+                for q in self.store.list_quarantine(user, source_id=source_id)
+                if q.locator in known
             )
             report.duplicates -= report.already_quarantined
             if rethread:

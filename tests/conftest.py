@@ -26,6 +26,14 @@ def shared_path(*parts: str) -> Path:
 
 
 @pytest.fixture
+def shared_data() -> Path:
+    """The third-party data folder; tests using it skip when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder {SHARED_DATA} is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings whose data dir is a fresh temporary folder."""
     return Settings(data_dir=tmp_path / "data")  # type: ignore[call-arg]

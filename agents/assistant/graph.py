@@ -90,7 +90,7 @@ def build_graph(
             assert router is not None
             r = router.route(question)
             ranking = list(r.ranking)
-            plan = router.plan(question)
+            plan = router.plan(question, r)
             if len(plan) == 1:
                 second = r.close_second(margin)
                 # Two tools close together: run both (e.g. "free when Kenji can meet?").

@@ -136,11 +136,15 @@ class IntentRouter:
         self._vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
         self._label_idx = np.array([self.names.index(lbl) for lbl in self.labels])
 
-    def plan(self, text: str) -> list[str]:
-        """Tools for ``text`` in order: one per clause of a compound request, deduplicated."""
+    def plan(self, text: str, route: Route | None = None) -> list[str]:
+        """Tools for ``text`` in order: one per clause of a compound request, deduplicated.
+
+        ``route`` is the whole request's ranking when the caller already has it (saves an
+        embedding per request).
+        """
         parts = clauses(text)
         if len(parts) == 1:
-            best = self.route(text).tool
+            best = (route or self.route(text)).tool
             return [] if best == "none" else [best]
         tools: list[str] = []
         for part in parts:

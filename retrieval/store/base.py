@@ -178,8 +178,8 @@ class Store(Protocol):
         """Delete messages (e.g. expunged on the server); returns how many were removed."""
         ...
 
-    def list_quarantine(self, user: str) -> list[QuarantineItem]:
-        """Quarantined items of ``user``."""
+    def list_quarantine(self, user: str, *, source_id: int | None = None) -> list[QuarantineItem]:
+        """Quarantined items of ``user`` (of one source when ``source_id`` is given)."""
         ...
 
     def users(self) -> list[str]:

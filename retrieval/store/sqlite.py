@@ -554,16 +554,18 @@ class SQLiteStore:
         check_user(user)
         return {r[0] for r in self.conn.execute("SELECT id FROM messages WHERE user_id=?", (user,))}
 
-    def list_quarantine(self, user: str) -> list[QuarantineItem]:
-        """Quarantined items, in insertion order."""
+    def list_quarantine(self, user: str, *, source_id: int | None = None) -> list[QuarantineItem]:
+        """Quarantined items, in insertion order (of one source when ``source_id`` is given)."""
         check_user(user)
+        sql = (
+            "SELECT locator, reason, raw_path, content_hash, size FROM quarantine WHERE user_id=?"
+            + (" AND source_id=?" if source_id is not None else "")
+            + " ORDER BY id"
+        )
+        args = (user,) if source_id is None else (user, source_id)
         return [
             QuarantineItem(locator=r[0], reason=r[1], raw_path=r[2], content_hash=r[3], size=r[4])
-            for r in self.conn.execute(
-                "SELECT locator, reason, raw_path, content_hash, size FROM quarantine "
-                "WHERE user_id=? ORDER BY id",
-                (user,),
-            )
+            for r in self.conn.execute(sql, args)
         ]
 
     def stats(self, user: str) -> UserStats:

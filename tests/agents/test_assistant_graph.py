@@ -24,7 +24,7 @@ class FixedRouter:
     def route(self, text: str) -> Route:
         return Route(tuple(self.ranking))
 
-    def plan(self, text: str) -> list[str]:
+    def plan(self, text: str, route: Route | None = None) -> list[str]:
         best = self.ranking[0][0]
         return [] if best == "none" else [best]
 

@@ -7,18 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import REPO_ROOT
 from retrieval.calendar.store import CalendarStore
-
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    """The third-party data folder; tests using it skip when it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data folder {SHARED_DATA} is absent")
-    return SHARED_DATA
 
 
 @pytest.fixture

@@ -149,3 +149,15 @@ def test_store_constructs_without_io(tmp_path: Path) -> None:
         sqlite3.connect(f"file:{tmp_path / 'sub' / 'db.sqlite3'}?mode=ro", uri=True).execute(
             "SELECT 1"
         )
+
+
+def test_already_quarantined_counts_only_this_source(store: SQLiteStore, tmp_path: Path) -> None:
+    # The same locator ("junk.eml") quarantined in two sources must not be counted twice.
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "junk.eml").write_bytes(b"\x00 not mail")
+        _ingest(store, tmp_path, "u", folder)
+    ingestor = Ingestor(store, quarantine_dir=tmp_path / "q", workers=0)
+    again = ingestor.ingest("u", tmp_path / "a")
+    assert (again.already_quarantined, again.duplicates, again.quarantined) == (1, 0, 0)
