@@ -109,6 +109,73 @@ class SearchFilters:
         return all(getattr(self, f.name) is None for f in fields(self))
 
 
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Payload ``key`` equals ``value``."""
+
+    key: str
+    value: str | int
+
+
+@dataclass(frozen=True, slots=True)
+class TextMatch:
+    """Payload ``key`` (a full-text index) contains the words of ``text``."""
+
+    key: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """At least one of ``matches`` holds."""
+
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    """Payload ``key`` (a datetime) in ``[gte, lt)``; either end may be open."""
+
+    key: str
+    gte: datetime | None
+    lt: datetime | None
+
+
+Condition = Match | TextMatch | AnyOf | DateRange
+
+
+def filter_conditions(user: str, filters: SearchFilters | None) -> list[Condition]:
+    """Every condition a search must satisfy, backend-neutral; each backend only translates.
+
+    The user condition always comes first and is built here from the caller's identity only:
+    ``SearchFilters`` has no user field, so nothing a caller passes can replace it.
+    """
+    conds: list[Condition] = [Match("user", user)]
+    f = filters or SearchFilters()
+    if f.sender:
+        sender = f.sender.strip().lower()
+        conds.append(Match("from", sender) if "@" in sender else TextMatch("from_name", sender))
+    if f.recipient:
+        rcpt = f.recipient.strip().lower()
+        conds.append(AnyOf((Match("to", rcpt), Match("cc", rcpt))))
+    if f.after is not None or f.before is not None:
+        conds.append(
+            DateRange(
+                "date",
+                to_utc(f.after) if f.after is not None else None,
+                to_utc(f.before) if f.before is not None else None,
+            )
+        )
+    if f.folder:
+        conds.append(Match("folder", f.folder))
+    if f.thread_id:
+        conds.append(Match("thread_id", f.thread_id))
+    if f.has_attachment is not None:
+        # Stored as 0/1: qdrant-edge-py 0.9 turns a boolean match value into 1.
+        conds.append(Match("has_attachment", int(f.has_attachment)))
+    return conds
+
+
 @dataclass(slots=True)
 class ChunkPoint:
     """One point to write: its id, both vectors and its payload (``user`` is set by the index)."""

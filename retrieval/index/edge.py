@@ -26,10 +26,15 @@ from retrieval.index.base import (
     SCHEMA_VERSION,
     SENTENCES,
     SPARSE,
+    AnyOf,
     ChunkPoint,
+    Condition,
+    Match,
     ScoredChunk,
     SearchFilters,
+    TextMatch,
     VectorQuery,
+    filter_conditions,
     rfc3339,
 )
 from retrieval.sparse import SparseVec
@@ -58,33 +63,25 @@ def _match(key: str, value: str | int | bool) -> qe.FieldCondition:
     return qe.FieldCondition(key=key, match=qe.MatchValue(value=value))
 
 
+def _condition(c: Condition) -> Any:
+    if isinstance(c, Match):
+        return _match(c.key, c.value)
+    if isinstance(c, TextMatch):
+        return qe.FieldCondition(key=c.key, match=qe.MatchText(text=c.text))
+    if isinstance(c, AnyOf):
+        return qe.Filter(should=[_match(m.key, m.value) for m in c.matches])
+    rng = qe.RangeDateTime(
+        gte=rfc3339(c.gte) if c.gte is not None else None,
+        lt=rfc3339(c.lt) if c.lt is not None else None,
+    )
+    return qe.FieldCondition(key=c.key, range=rng)
+
+
 def build_filter(
     user: str, filters: SearchFilters | None, point_ids: Sequence[str] | None = None
 ) -> qe.Filter:
-    """The user condition AND the optional filters (nothing can replace the user condition)."""
-    must: list[Any] = [_match("user", user)]
-    f = filters or SearchFilters()
-    if f.sender:
-        sender = f.sender.strip().lower()
-        if "@" in sender:
-            must.append(_match("from", sender))
-        else:
-            must.append(qe.FieldCondition(key="from_name", match=qe.MatchText(text=sender)))
-    if f.recipient:
-        rcpt = f.recipient.strip().lower()
-        must.append(qe.Filter(should=[_match("to", rcpt), _match("cc", rcpt)]))
-    if f.after is not None or f.before is not None:
-        rng = qe.RangeDateTime(
-            gte=rfc3339(f.after) if f.after is not None else None,
-            lt=rfc3339(f.before) if f.before is not None else None,
-        )
-        must.append(qe.FieldCondition(key="date", range=rng))
-    if f.folder:
-        must.append(_match("folder", f.folder))
-    if f.thread_id:
-        must.append(_match("thread_id", f.thread_id))
-    if f.has_attachment is not None:
-        must.append(_match("has_attachment", int(f.has_attachment)))
+    """The user condition AND the optional filters (see :func:`filter_conditions`)."""
+    must: list[Any] = [_condition(c) for c in filter_conditions(user, filters)]
     if point_ids is not None:
         must.append(qe.HasIdCondition(point_ids={uuid.UUID(p) for p in point_ids}))
     return qe.Filter(must=must)

@@ -23,11 +23,15 @@ from retrieval.index.base import (
     SCHEMA_VERSION,
     SENTENCES,
     SPARSE,
+    AnyOf,
     ChunkPoint,
+    Condition,
+    Match,
     ScoredChunk,
     SearchFilters,
+    TextMatch,
     VectorQuery,
-    to_utc,
+    filter_conditions,
 )
 from retrieval.sparse import SparseVec
 
@@ -52,33 +56,21 @@ def _match(key: str, value: str | int | bool) -> models.FieldCondition:
     return models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
 
+def _condition(c: Condition) -> Any:
+    if isinstance(c, Match):
+        return _match(c.key, c.value)
+    if isinstance(c, TextMatch):
+        return models.FieldCondition(key=c.key, match=models.MatchText(text=c.text))
+    if isinstance(c, AnyOf):
+        return models.Filter(should=[_match(m.key, m.value) for m in c.matches])
+    return models.FieldCondition(key=c.key, range=models.DatetimeRange(gte=c.gte, lt=c.lt))
+
+
 def build_filter(
     user: str, filters: SearchFilters | None, point_ids: Sequence[str] | None = None
 ) -> models.Filter:
-    """The user condition AND the optional filters (mirror of the Edge backend's)."""
-    must: list[Any] = [_match("user", user)]
-    f = filters or SearchFilters()
-    if f.sender:
-        sender = f.sender.strip().lower()
-        if "@" in sender:
-            must.append(_match("from", sender))
-        else:
-            must.append(models.FieldCondition(key="from_name", match=models.MatchText(text=sender)))
-    if f.recipient:
-        rcpt = f.recipient.strip().lower()
-        must.append(models.Filter(should=[_match("to", rcpt), _match("cc", rcpt)]))
-    if f.after is not None or f.before is not None:
-        rng = models.DatetimeRange(
-            gte=to_utc(f.after) if f.after is not None else None,
-            lt=to_utc(f.before) if f.before is not None else None,
-        )
-        must.append(models.FieldCondition(key="date", range=rng))
-    if f.folder:
-        must.append(_match("folder", f.folder))
-    if f.thread_id:
-        must.append(_match("thread_id", f.thread_id))
-    if f.has_attachment is not None:
-        must.append(_match("has_attachment", int(f.has_attachment)))
+    """The user condition AND the optional filters (see :func:`filter_conditions`)."""
+    must: list[Any] = [_condition(c) for c in filter_conditions(user, filters)]
     if point_ids is not None:
         must.append(models.HasIdCondition(has_id=list(point_ids)))
     return models.Filter(must=must)

@@ -302,3 +302,22 @@ def test_split_words_overlap() -> None:
     assert split_words("a b", 4, 2) == ["a b"]
     assert split_words("a b\nc d e", 3, 1) == ["a b\nc", "c d e"]
     assert np.isclose(len(split_words(text, 5, 0)), 2)
+
+
+def test_filter_conditions_always_start_with_the_user() -> None:
+    from datetime import date
+
+    from retrieval.index.base import AnyOf, DateRange, Match, TextMatch, filter_conditions
+
+    assert filter_conditions("alice", None) == [Match("user", "alice")]
+    conds = filter_conditions(
+        "alice",
+        SearchFilters(sender="Ann", recipient="Bob@X.example", after=date(2026, 11, 1),
+                      folder="INBOX", has_attachment=True),
+    )  # fmt: skip
+    assert conds[0] == Match("user", "alice")
+    assert TextMatch("from_name", "ann") in conds
+    assert AnyOf((Match("to", "bob@x.example"), Match("cc", "bob@x.example"))) in conds
+    assert any(isinstance(c, DateRange) and c.lt is None for c in conds)
+    assert Match("has_attachment", 1) in conds
+    assert sum(1 for c in conds if isinstance(c, Match) and c.key == "user") == 1
