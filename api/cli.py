@@ -211,15 +211,26 @@ def index(
     user: Annotated[
         str | None, typer.Option("--user", "-u", help="Only this user (default: all users).")
     ] = None,
-    rebuild: Annotated[bool, typer.Option(help="Re-embed everything.")] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            help="Re-embed everything; without --user the whole index is dropped and rebuilt "
+            "(needed after an embedding-model or point-schema change)."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Embed new or changed messages into the vector index and drop deleted ones."""
     from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from retrieval.index import drop_index
+
     services = _services()
     results: dict[str, dict[str, int]] = {}
     try:
+        if rebuild and not user:
+            # The old index may not even open (other model or schema): drop it unopened.
+            drop_index(services.settings)
         users = [user] if user else services.store.users()
         with Progress(
             TextColumn("[bold]index[/] {task.description}"), MofNCompleteColumn(),

@@ -168,7 +168,7 @@ def eval_retrieval_command(
         return
     suffix = "+distractors" if distractors else ""
     path = _write_json(
-        report, out, settings.data_dir / "evals" / f"retrieval-{report['dataset']}{suffix}.json"
+        report, out, Path("bench-results") / f"eval-retrieval-{report['dataset']}{suffix}.json"
     )
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -214,7 +214,7 @@ def bench_retrieval_command(
     except MailmindError as exc:
         _fail(exc, as_json)
         return
-    path = _write_json(report, out, settings.data_dir / "bench" / "retrieval.json")
+    path = _write_json(report, out, Path("bench-results/retrieval.json"))
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from retrieval.sync.mail_sink import MailSink
     from tools.context import AgentContext
 
+#: Messages embedded or deleted in one ``index_user`` call that trigger ``optimize()``.
+OPTIMIZE_AFTER = 500
+
 
 class Services:
     """Lazily built collaborators shared by every front end."""
@@ -171,6 +174,10 @@ class Services:
             force=rebuild,
         )  # fmt: skip
         counts["deleted"] = prune(self.index, user, self.store.message_ids(user))
+        if counts["embedded"] + counts["deleted"] >= OPTIMIZE_AFTER:
+            # Edge has no background optimiser: after a bulk change, merge segments and build
+            # HNSW now, or searches would scan many small unindexed segments.
+            self.index.optimize()
         return counts
 
     # -- agents ------------------------------------------------------------------------------

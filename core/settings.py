@@ -59,11 +59,13 @@ class IndexSettings(BaseModel):
     """Vector index (Qdrant)."""
 
     backend: Literal["edge", "server"] = Field(
-        "edge", description="`edge` = embedded Qdrant Edge shard; `server` = qdrant-client."
+        "edge", description="`edge` = embedded Qdrant Edge, a shard per user; `server` = Qdrant."
     )
     url: str | None = Field(None, description="Qdrant server URL for the `server` backend.")
     api_key: SecretStr | None = Field(None, description="Qdrant server API key.")
-    collection: str = Field("mailmind_messages", description="Collection / shard name.")
+    collection: str = Field(
+        "mailmind_messages", description="Collection (server) or index folder name (edge)."
+    )
     chunk_words: int = Field(
         160, ge=16, description="Words per chunk; longer message texts are split with overlap."
     )
@@ -80,16 +82,19 @@ class IndexSettings(BaseModel):
     dense_weight: float = Field(
         0.4, ge=0, le=1, description="Weight of the dense score in fusion (sparse: 1 - this)."
     )
-    prefetch: int = Field(100, ge=10, description="Chunks fetched per method before fusion.")
+    prefetch: int = Field(50, ge=10, description="Chunks fetched per method before fusion.")
     sentence_vectors: bool = Field(
         True, description="Also embed sentences for the MaxSim re-scoring stage (~2x encoding)."
     )
     sentence_weight: float = Field(
         0.3, ge=0, le=1, description="Share of the sentence MaxSim score in the fused score."
     )
+    sentence_pool: int = Field(
+        30, ge=0, description="Chunks (best by first-pass fusion) given a sentence score; 0 = all."
+    )
     hnsw_m: int = Field(16, ge=4, description="HNSW graph degree.")
-    hnsw_ef_construct: int = Field(100, ge=8, description="HNSW build-time beam width.")
-    hnsw_ef: int = Field(256, ge=8, description="HNSW query-time beam width.")
+    hnsw_ef_construct: int = Field(200, ge=8, description="HNSW build-time beam width.")
+    hnsw_ef: int = Field(192, ge=8, description="HNSW query-time beam width.")
 
 
 class LLMSettings(BaseModel):
@@ -205,7 +210,7 @@ class Settings(BaseSettings):
 
     @property
     def index_dir(self) -> Path:
-        """Folder holding the embedded Qdrant Edge shard."""
+        """Folder holding the embedded Qdrant Edge index (one shard per user)."""
         return self.data_dir / "index"
 
     @property

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from api.services import Services
 from core.settings import REPO_ROOT
 from retrieval.mail.parse import parse_message
@@ -67,3 +69,25 @@ def test_sent_folder_detection() -> None:
         assert is_sent_folder(folder), folder
     for folder in (None, "inbox", "allen-p/all_documents", "consent"):
         assert not is_sent_folder(folder), folder
+
+
+def test_bulk_index_optimises_the_shard(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrieval.embeddings import HashEmbedder
+
+    monkeypatch.setattr(type(services), "embedder", HashEmbedder(dim=384), raising=False)
+    services.ingest_path("demo", DEMO / "mail", index=False)
+    calls: list[int] = []
+    real = services.index.optimize
+
+    def spy() -> None:
+        calls.append(1)
+        real()
+
+    monkeypatch.setattr(services.index, "optimize", spy)
+    monkeypatch.setattr("api.services.OPTIMIZE_AFTER", 40)
+    first = services.index_user("demo")  # 47 messages: a bulk load
+    assert first["embedded"] > 40 and calls == [1]
+    again = services.index_user("demo")  # nothing changed: no optimise
+    assert again["embedded"] == 0 and calls == [1]

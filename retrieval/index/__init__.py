@@ -1,7 +1,7 @@
 """The Qdrant vector index: one :class:`VectorIndex` protocol, two backends.
 
-* ``edge`` (default): :class:`~retrieval.index.edge.EdgeIndex`, an embedded Qdrant Edge shard
-  under ``Settings.index_dir``.
+* ``edge`` (default): :class:`~retrieval.index.edge.EdgeIndex`, embedded Qdrant Edge with one
+  shard per user under ``Settings.index_dir``.
 * ``server``: :class:`~retrieval.index.server.ServerIndex`, a Qdrant server via qdrant-client.
 
 :func:`open_index` picks one from settings; the backend modules are imported lazily.

@@ -31,10 +31,17 @@ DENSE: Literal["dense"] = "dense"
 SPARSE: Literal["sparse"] = "sparse"
 SENTENCES: Literal["sentences"] = "sentences"
 #: Bumped when the point schema changes (an old index then asks for ``rebuild``).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-#: uuid5 namespace of point ids: ``uuid5(NS, f"{user}\\x1f{message_id}\\x1f{chunk}")``.
+#: uuid5 namespace of point ids (see :func:`point_id`).
 POINT_NAMESPACE = uuid.UUID("6f2d0c3e-4b8e-5a51-9d7e-6a1f3f1c2b90")
+_CHUNK_BITS = 16
+MAX_CHUNKS = 1 << _CHUNK_BITS
+
+#: A point id as a backend hands it out: the UUID's 128-bit integer (Qdrant Edge: ints hash
+#: and compare in C, ``uuid.UUID`` objects in Python) or its string form (qdrant-client). Ids
+#: returned by a backend go back into it unchanged.
+PointId = int | str | uuid.UUID
 
 #: Payload fields with an index, and their kind (backends map kinds to their schema types).
 PAYLOAD_INDEXES: dict[str, Literal["tenant", "keyword", "text", "datetime", "bool", "int"]] = {
@@ -55,8 +62,24 @@ PAYLOAD_INDEXES: dict[str, Literal["tenant", "keyword", "text", "datetime", "boo
 
 
 def point_id(user: str, message_id: str, chunk: int) -> str:
-    """Deterministic point id, so re-indexing a message overwrites its own points."""
-    return str(uuid.uuid5(POINT_NAMESPACE, f"{user}\x1f{message_id}\x1f{chunk}"))
+    """Deterministic point id, so re-indexing a message overwrites its own points.
+
+    ``uuid5(NS, user + message_id)`` with its low 16 bits replaced by the chunk number: the
+    chunks of one message share the other 112 bits, so search can group hits by message
+    (:func:`message_key`) without reading any payload.
+    """
+    if not 0 <= chunk < MAX_CHUNKS:
+        raise ValueError(f"chunk number {chunk} out of range")
+    base = uuid.uuid5(POINT_NAMESPACE, f"{user}\x1f{message_id}").int
+    return str(uuid.UUID(int=(base >> _CHUNK_BITS << _CHUNK_BITS) | chunk))
+
+
+def message_key(pid: PointId) -> int:
+    """The part of a point id shared by all chunks of one message."""
+    if isinstance(pid, int):
+        return pid >> _CHUNK_BITS
+    value = pid.int if isinstance(pid, uuid.UUID) else uuid.UUID(pid).int
+    return value >> _CHUNK_BITS
 
 
 def to_utc(value: datetime | date) -> datetime:
@@ -197,7 +220,7 @@ class VectorQuery:
     vector: np.ndarray | SparseVec
     limit: int
     #: Only score these points (re-scoring a candidate set); ``None`` = the whole user corpus.
-    point_ids: Sequence[str] | None = None
+    point_ids: Sequence[PointId] | None = None
     #: Return each hit's dense vector (for client-side re-scoring and MMR).
     with_dense: bool = False
     #: Brute force instead of HNSW (ground truth in benchmarks).
@@ -210,7 +233,7 @@ class VectorQuery:
 class ScoredChunk:
     """A hit: point id, backend score, payload and optionally its dense vector."""
 
-    id: str
+    id: PointId
     score: float
     payload: dict[str, Any] = field(default_factory=dict)
     dense: np.ndarray | None = None
@@ -241,8 +264,10 @@ class VectorIndex(Protocol):
         """Delete all points of ``user``."""
         ...
 
-    def get_payloads(self, user: str, point_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Payloads of the given points that belong to ``user``, by point id."""
+    def get_payloads(
+        self, user: str, point_ids: Sequence[PointId]
+    ) -> dict[PointId, dict[str, Any]]:
+        """Payloads of the given points that belong to ``user``, keyed by the ids as given."""
         ...
 
     def message_hashes(self, user: str) -> dict[str, str]:

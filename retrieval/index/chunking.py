@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.types import Message
-from retrieval.index.base import rfc3339
+from retrieval.index.base import MAX_CHUNKS, rfc3339
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,9 @@ def chunk_message(message: Message, size: int = 160, overlap: int = 32) -> list[
     """The chunks of one message (at least one, even for an empty body)."""
     header = "\n".join(part for part in (message.subject.strip(), sender_line(message)) if part)
     chunks = []
-    for no, window in enumerate(split_words(message_text(message), size, overlap)):
+    windows = split_words(message_text(message), size, overlap)
+    # Point ids keep the chunk number in 16 bits; beyond that (millions of words) is cut.
+    for no, window in enumerate(windows[:MAX_CHUNKS]):
         text = f"{header}\n\n{window}" if header else window
         subject = message.subject.strip()
         sentences = ([subject] if subject else []) + split_sentences(window)

@@ -27,6 +27,7 @@ from retrieval.index.base import (
     ChunkPoint,
     Condition,
     Match,
+    PointId,
     ScoredChunk,
     SearchFilters,
     TextMatch,
@@ -67,12 +68,12 @@ def _condition(c: Condition) -> Any:
 
 
 def build_filter(
-    user: str, filters: SearchFilters | None, point_ids: Sequence[str] | None = None
+    user: str, filters: SearchFilters | None, point_ids: Sequence[PointId] | None = None
 ) -> models.Filter:
     """The user condition AND the optional filters (see :func:`filter_conditions`)."""
     must: list[Any] = [_condition(c) for c in filter_conditions(user, filters)]
     if point_ids is not None:
-        must.append(models.HasIdCondition(has_id=list(point_ids)))
+        must.append(models.HasIdCondition(has_id=[str(p) for p in point_ids]))
     return models.Filter(must=must)
 
 
@@ -94,8 +95,8 @@ class ServerIndex:
         dim: int,
         model: str,
         hnsw_m: int = 16,
-        hnsw_ef_construct: int = 100,
-        hnsw_ef: int = 256,
+        hnsw_ef_construct: int = 200,
+        hnsw_ef: int = 192,
         per_user_idf: bool = True,
     ) -> None:
         self._client = client
@@ -124,13 +125,13 @@ class ServerIndex:
             if meta.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
                 raise VectorIndexError(
                     f"collection {self._collection!r} has point schema {meta.get('schema')}, "
-                    f"this version writes {SCHEMA_VERSION}: run `mailmind index rebuild`"
+                    f"this version writes {SCHEMA_VERSION}: run `mailmind index --rebuild`"
                 )
             if size != self._dim or meta.get("model", model) != model:
                 raise VectorIndexError(
                     f"collection {self._collection!r} holds {meta.get('model')!r} ({size}-d) "
                     f"vectors but the embedder is {model!r} ({self._dim}-d): "
-                    "run `mailmind index rebuild`"
+                    "run `mailmind index --rebuild`"
                 )
             return
         self._client.create_collection(
@@ -201,10 +202,13 @@ class ServerIndex:
         flt = models.Filter(must=[_match("user", user)])
         self._client.delete(self._collection, points_selector=models.FilterSelector(filter=flt))
 
-    def get_payloads(self, user: str, point_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def get_payloads(
+        self, user: str, point_ids: Sequence[PointId]
+    ) -> dict[PointId, dict[str, Any]]:
         if not point_ids:
             return {}
-        records = self._client.retrieve(self._collection, ids=list(point_ids), with_payload=True)
+        ids = [str(p) for p in point_ids]
+        records = self._client.retrieve(self._collection, ids=ids, with_payload=True)
         return {
             str(r.id): dict(r.payload or {})
             for r in records
@@ -245,7 +249,7 @@ class ServerIndex:
         params = (
             models.SearchParams(idf=idf)
             if self._local
-            else models.SearchParams(hnsw_ef=self._hnsw_ef, exact=q.exact, idf=idf)
+            else models.SearchParams(hnsw_ef=max(self._hnsw_ef, q.limit), exact=q.exact, idf=idf)
         )
         return models.QueryRequest(
             query=query,

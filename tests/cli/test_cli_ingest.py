@@ -50,6 +50,23 @@ def test_ingest_json_is_one_object_and_idempotent(tmp_path: Path, mailbox: Path)
     assert stats["first_date"].startswith("2026-11-10T17:14:00")
 
 
+def test_incompatible_index_asks_for_rebuild_and_rebuild_recovers(
+    tmp_path: Path, mailbox: Path
+) -> None:
+    data = tmp_path / "data"
+    assert run(["ingest", str(mailbox), "--user", "alice", "--json"], data).returncode == 0
+    [meta_path] = data.glob("index/*/mailmind_index.json")
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "schema": meta["schema"] - 1}))  # an old layout
+    stale = run(["index", "--json"], data)
+    assert stale.returncode != 0
+    assert "mailmind index --rebuild" in json.loads(stale.stdout)["message"]
+    rebuilt = run(["index", "--rebuild", "--json"], data)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert json.loads(rebuilt.stdout)["users"]["alice"]["embedded"] == 5
+    assert json.loads(meta_path.read_text())["schema"] == meta["schema"]
+
+
 def test_human_output_has_summary(tmp_path: Path, mailbox: Path) -> None:
     res = run(["ingest", str(mailbox), "--user", "alice", "--no-index"], tmp_path / "data")
     assert res.returncode == 0

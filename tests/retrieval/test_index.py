@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+import qdrant_edge as qe
 from qdrant_client import QdrantClient
 
 from core.errors import VectorIndexError
@@ -16,7 +18,7 @@ from evals.retrieval.datasets import make_message
 from retrieval.embeddings import HashEmbedder
 from retrieval.index import SearchFilters, VectorIndex, index_messages, point_id, prune, rebuild
 from retrieval.index.chunking import chunk_message, split_words
-from retrieval.index.edge import EdgeIndex
+from retrieval.index.edge import META_FILE, USERS_DIR, EdgeIndex, user_dir_name
 from retrieval.index.indexer import IndexingConfig
 from retrieval.index.server import ServerIndex
 from retrieval.search import FusionConfig, Searcher
@@ -294,6 +296,59 @@ def test_edge_persists_across_reopen(tmp_path: Path) -> None:
         assert index_messages(again, EMB, "ann", _corpus())["unchanged"] == 3
     finally:
         again.close()
+
+
+def test_edge_keeps_each_user_in_their_own_shard(tmp_path: Path) -> None:
+    idx = EdgeIndex(tmp_path / "coll", dim=EMB.dim, model=EMB.name)
+    try:
+        assert Searcher(idx, EMB).search("ann", "budget") == []  # no shard yet: nothing
+        assert idx.count("ann") == 0 and not any((tmp_path / "coll" / USERS_DIR).iterdir())
+        index_messages(idx, EMB, "ann", _corpus())
+        index_messages(idx, EMB, "ben", _secret())
+        ann_dir = tmp_path / "coll" / USERS_DIR / user_dir_name("ann")
+        ben_dir = tmp_path / "coll" / USERS_DIR / user_dir_name("ben")
+        assert ann_dir.is_dir() and ben_dir.is_dir()
+        assert (idx.count("ann"), idx.count("ben"), idx.count()) == (3, 1, 4)
+        idx.optimize()
+        # the user's hits come out of the user's own shard only
+        hits = Searcher(idx, EMB).search("ann", "confidential merger board", limit=10)
+        assert {h.message_id for h in hits} <= {"a1", "a2", "a3"}
+        idx.delete_user("ben")
+        assert not ben_dir.exists() and idx.count("ben") == 0 and idx.count("ann") == 3
+    finally:
+        idx.close()
+    # ben's points are physically absent from ann's shard (read with the engine directly)
+    shard = qe.EdgeShard.load(str(ann_dir))
+    try:
+        assert int(shard.count(qe.CountRequest(exact=True))) == 3
+        flt = qe.Filter(must=[qe.FieldCondition(key="user", match=qe.MatchValue(value="ben"))])
+        assert int(shard.count(qe.CountRequest(filter=flt, exact=True))) == 0
+    finally:
+        shard.close()
+
+
+def test_edge_refuses_an_older_or_foreign_layout(tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / META_FILE).write_text(json.dumps({"model": EMB.name, "dim": EMB.dim, "schema": 2}))
+    with pytest.raises(VectorIndexError, match="rebuild"):
+        EdgeIndex(old, dim=EMB.dim, model=EMB.name)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "segments").mkdir()
+    with pytest.raises(VectorIndexError, match="not a mailmind index"):
+        EdgeIndex(foreign, dim=EMB.dim, model=EMB.name)
+
+
+def test_search_reads_payloads_of_the_final_hits_only(index: VectorIndex) -> None:
+    index_messages(index, EMB, "ann", _corpus())
+    searcher = Searcher(index, EMB)
+    raw = searcher.candidates("ann", "budget revenue pipeline", resolve=False)
+    assert raw and all(c.payload is None and c.message_id == "" for c in raw)
+    searcher.resolve("ann", raw)
+    assert {c.message_id for c in raw} == {"a1", "a2", "a3"}
+    # chunk grouping by id alone matches grouping by the payload's message id
+    assert len({c.key for c in raw}) == len(raw)
 
 
 def test_split_words_overlap() -> None:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import pytest
 
 from core.errors import InputError
-from retrieval.index.base import SearchFilters, point_id, rfc3339
+from retrieval.index.base import (
+    MAX_CHUNKS,
+    PointId,
+    SearchFilters,
+    message_key,
+    point_id,
+    rfc3339,
+)
 from retrieval.index.chunking import split_sentences
-from retrieval.search import FusionConfig, fuse, make_snippet, mmr
+from retrieval.search import FusionConfig, _sentence_pool, fuse, make_snippet, mmr
 from retrieval.sparse import SparseEncoder, light_stem, term_id, tokenize
 
 
@@ -133,8 +142,30 @@ def test_filters_from_untrusted_mapping() -> None:
 def test_point_ids_are_deterministic_per_user() -> None:
     assert point_id("u", "m", 0) == point_id("u", "m", 0)
     assert len({point_id("u", "m", 0), point_id("v", "m", 0), point_id("u", "m", 1)}) == 3
+    # the chunks of one message share a key; other messages and users do not
+    keys = {message_key(point_id("u", "m", n)) for n in (0, 1, MAX_CHUNKS - 1)}
+    assert len(keys) == 1
+    assert message_key(point_id("u", "m", 0)) not in {
+        message_key(point_id("v", "m", 0)),
+        message_key(point_id("u", "m2", 0)),
+    }
+    # every id form a backend may hand out gives the same key
+    pid = point_id("u", "m", 3)
+    assert message_key(uuid.UUID(pid)) == message_key(uuid.UUID(pid).int) == message_key(pid)
+    assert uuid.UUID(pid).version == 5  # the chunk bits leave the version field alone
+    with pytest.raises(ValueError):
+        point_id("u", "m", MAX_CHUNKS)
     from datetime import date, datetime, timedelta, timezone
 
     tz = timezone(timedelta(hours=-8))
     assert rfc3339(datetime(2001, 3, 5, 3, 59, tzinfo=tz)) == "2001-03-05T11:59:00Z"
     assert rfc3339(date(2001, 3, 5)) == "2001-03-05T00:00:00Z"
+
+
+def test_sentence_pool_keeps_the_best_first_pass_chunks() -> None:
+    dense: dict[PointId, float] = {1: 0.9, 2: 0.8, 3: 0.1}
+    sparse: dict[PointId, float] = {3: 2.0, 4: 9.0, 5: 0.5}
+    cfg = FusionConfig(dense_weight=0.5, sentence_pool=2)
+    # first pass: 1 -> 0.5*1 + 0, 4 -> 0 + 0.5*1, 2 -> 0.5*0.875, 3 -> 0 + 0.5*0.22
+    assert _sentence_pool(dense, sparse, cfg) == [1, 4]
+    assert sorted(_sentence_pool(dense, sparse, FusionConfig(sentence_pool=0))) == [1, 2, 3, 4, 5]
