@@ -207,10 +207,10 @@ class ServerIndex:
     ) -> dict[PointId, dict[str, Any]]:
         if not point_ids:
             return {}
-        ids = [str(p) for p in point_ids]
-        records = self._client.retrieve(self._collection, ids=ids, with_payload=True)
+        wanted = {str(p): p for p in point_ids}
+        records = self._client.retrieve(self._collection, ids=list(wanted), with_payload=True)
         return {
-            str(r.id): dict(r.payload or {})
+            wanted.get(str(r.id), str(r.id)): dict(r.payload or {})
             for r in records
             if (r.payload or {}).get("user") == user
         }
