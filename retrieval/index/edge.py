@@ -384,7 +384,9 @@ class EdgeIndex:
 
     def _all_users(self) -> list[Path]:
         users = self._path / USERS_DIR
-        return sorted(p for p in users.iterdir() if p.is_dir()) if users.is_dir() else []
+        if not users.is_dir():
+            return []
+        return sorted(p for p in users.iterdir() if (p / _SHARD_CONFIG).is_file())
 
     def count(self, user: str | None = None) -> int:
         if user is not None:
