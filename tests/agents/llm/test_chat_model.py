@@ -82,6 +82,7 @@ class SlowRuntime(FakeChatRuntime):
 
     def __init__(self) -> None:
         super().__init__(["x"])
+        self.started = threading.Event()
         self.stopped = threading.Event()
 
     def stream(
@@ -91,6 +92,7 @@ class SlowRuntime(FakeChatRuntime):
         *,
         cancel: threading.Event | None = None,
     ) -> Iterator[StreamDelta]:
+        self.started.set()
         try:
             while cancel is None or not cancel.is_set():
                 yield StreamDelta("tok ")
@@ -120,7 +122,8 @@ def test_async_task_cancellation_cancels_generation() -> None:
 
     async def main() -> None:
         task = asyncio.create_task(model.ainvoke("go"))
-        await asyncio.sleep(0.05)
+        # Cancel only once generation runs (a fixed sleep races on a loaded machine).
+        assert await asyncio.to_thread(runtime.started.wait, 10.0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
