@@ -7,9 +7,17 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
+from agents.llm.types import (
+    ChatMessage,
+    GenerationConfig,
+    StreamDelta,
+    StreamingRuntime,
+    Usage,
+)
 from core.errors import ModelError
 
 #: Characters whose tokens end a JSON value or container. Past the token budget of a structured
@@ -135,3 +143,34 @@ def cpu_threads() -> int:
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
     return max(1, cores - 1)
+
+
+class GatedRuntime(StreamingRuntime):
+    """An in-process runtime: each generation waits for a slot of :attr:`gate`, then decodes."""
+
+    gate: GenerationGate
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        config: GenerationConfig,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[StreamDelta]:
+        """Stream a completion; waits for a slot of the generation gate first."""
+        started = time.perf_counter()
+        with self.gate.slot(cancel) as acquired:
+            if not acquired:
+                yield StreamDelta("", finish_reason="cancelled", usage=Usage())
+                return
+            yield from self._decode(messages, config, cancel, started)
+
+    def _decode(
+        self,
+        messages: Sequence[ChatMessage],
+        config: GenerationConfig,
+        cancel: threading.Event | None,
+        started: float,
+    ) -> Iterator[StreamDelta]:
+        """Decode while holding the slot; ``started`` is when the caller asked (for TTFT)."""
+        raise NotImplementedError

@@ -34,11 +34,10 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from agents.llm.chat_model import StructuredChatMixin
 from agents.llm.types import (
     ChatMessage,
-    Completion,
     GenerationConfig,
     StreamDelta,
+    StreamingRuntime,
     Usage,
-    collect,
 )
 
 #: A scripted response: a message, plain text, or a function of the conversation.
@@ -142,7 +141,7 @@ class FakeChatModel(StructuredChatMixin, BaseChatModel):  # type: ignore[misc]
             self.call_kwargs.clear()
 
 
-class FakeChatRuntime:
+class FakeChatRuntime(StreamingRuntime):
     """A :class:`~agents.llm.types.ChatRuntime` streaming scripted texts, one per generation.
 
     ``texts`` items may be callables of ``(messages, config)``. Each text is streamed in pieces
@@ -209,16 +208,6 @@ class FakeChatRuntime:
             prompt_tokens=sum(len(m["content"].split()) for m in messages), completion_tokens=sent
         )
         yield StreamDelta("", finish_reason=finish, usage=usage)
-
-    def generate(
-        self,
-        messages: Sequence[ChatMessage],
-        config: GenerationConfig,
-        *,
-        cancel: threading.Event | None = None,
-    ) -> Completion:
-        """The next scripted text, whole."""
-        return collect(self.stream(messages, config, cancel=cancel))
 
     def close(self) -> None:
         """Nothing to free."""

@@ -158,3 +158,28 @@ def collect(deltas: Iterator[StreamDelta]) -> Completion:
         if delta.usage is not None:
             usage = delta.usage
     return Completion(text="".join(parts), finish_reason=finish, usage=usage)
+
+
+class StreamingRuntime:
+    """Base of the runtimes: :meth:`generate` is :meth:`stream` collected, so cancellation and
+    usage accounting behave the same either way."""
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        config: GenerationConfig,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[StreamDelta]:
+        """Yield text deltas; the last delta carries the finish reason and usage."""
+        raise NotImplementedError
+
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        config: GenerationConfig,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> Completion:
+        """The whole completion (streamed underneath)."""
+        return collect(self.stream(messages, config, cancel=cancel))

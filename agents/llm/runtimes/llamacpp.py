@@ -26,6 +26,7 @@ import numpy as np
 
 from agents.llm.decoding import (
     CLOSING_BIAS,
+    GatedRuntime,
     GenerationGate,
     StopBuffer,
     closing_token_ids,
@@ -35,12 +36,10 @@ from agents.llm.registry import ResolvedModel
 from agents.llm.structured import JsonConstraint, allowed_tokens, strict_schema
 from agents.llm.types import (
     ChatMessage,
-    Completion,
     FinishReason,
     GenerationConfig,
     StreamDelta,
     Usage,
-    collect,
 )
 from core.errors import ConfigError, ModelError
 from core.settings import LLMSettings
@@ -61,7 +60,7 @@ def _grammar(schema_json: str) -> Any:
         raise ModelError(f"JSON schema cannot be turned into a llama.cpp grammar: {exc}") from exc
 
 
-class LlamaCppRuntime:
+class LlamaCppRuntime(GatedRuntime):
     """:class:`~agents.llm.types.ChatRuntime` over ``llama_cpp.Llama``.
 
     A ``Llama`` context is not thread-safe, so generations run one at a time whatever
@@ -157,31 +156,6 @@ class LlamaCppRuntime:
         """Token ids of the chat-templated prompt, ending with the assistant header."""
         rendered = self._formatter(messages=list(messages))  # type: ignore[arg-type]
         return list(self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=False, special=True))
-
-    def generate(
-        self,
-        messages: Sequence[ChatMessage],
-        config: GenerationConfig,
-        *,
-        cancel: threading.Event | None = None,
-    ) -> Completion:
-        """Whole completion (see :meth:`stream`)."""
-        return collect(self.stream(messages, config, cancel=cancel))
-
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        config: GenerationConfig,
-        *,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[StreamDelta]:
-        """Stream a completion; waits for the model to be free first."""
-        started = time.perf_counter()
-        with self.gate.slot(cancel) as acquired:
-            if not acquired:
-                yield StreamDelta("", finish_reason="cancelled", usage=Usage())
-                return
-            yield from self._decode(messages, config, cancel, started)
 
     def _decode(
         self,

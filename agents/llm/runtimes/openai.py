@@ -19,12 +19,11 @@ import httpx
 from agents.llm.structured import strict_schema
 from agents.llm.types import (
     ChatMessage,
-    Completion,
     FinishReason,
     GenerationConfig,
     StreamDelta,
+    StreamingRuntime,
     Usage,
-    collect,
 )
 from core.errors import ConfigError, ModelError
 from core.settings import LLMSettings
@@ -32,7 +31,7 @@ from core.settings import LLMSettings
 _FINISH: dict[str, FinishReason] = {"stop": "stop", "length": "length", "tool_calls": "stop"}
 
 
-class OpenAIRuntime:
+class OpenAIRuntime(StreamingRuntime):
     """:class:`~agents.llm.types.ChatRuntime` over an OpenAI-compatible HTTP server.
 
     Concurrency is left to the server (it batches); the client only bounds connections.
@@ -108,16 +107,6 @@ class OpenAIRuntime:
             else:
                 payload["response_format"] = {"type": "json_object", "schema": schema}
         return payload
-
-    def generate(
-        self,
-        messages: Sequence[ChatMessage],
-        config: GenerationConfig,
-        *,
-        cancel: threading.Event | None = None,
-    ) -> Completion:
-        """Whole completion (streamed underneath, so cancellation works the same)."""
-        return collect(self.stream(messages, config, cancel=cancel))
 
     def stream(
         self,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.llm.decoding import (
     CLOSING_BIAS,
+    GatedRuntime,
     GenerationGate,
     StopBuffer,
     closing_token_ids,
@@ -35,12 +36,10 @@ from agents.llm.registry import ResolvedModel, sha256_file
 from agents.llm.structured import JsonConstraint, allowed_tokens
 from agents.llm.types import (
     ChatMessage,
-    Completion,
     FinishReason,
     GenerationConfig,
     StreamDelta,
     Usage,
-    collect,
 )
 from core.errors import ModelError
 from core.settings import LLMSettings
@@ -164,7 +163,7 @@ def load_model_and_tokenizer(
     return model, tokenizer, info
 
 
-class TransformersRuntime:
+class TransformersRuntime(GatedRuntime):
     """:class:`~agents.llm.types.ChatRuntime` over a transformers causal LM."""
 
     kind = "transformers"
@@ -245,31 +244,6 @@ class TransformersRuntime:
             list(messages), add_generation_prompt=True, return_dict=True
         )
         return list(encoded["input_ids"])
-
-    def generate(
-        self,
-        messages: Sequence[ChatMessage],
-        config: GenerationConfig,
-        *,
-        cancel: threading.Event | None = None,
-    ) -> Completion:
-        """Whole completion (see :meth:`stream`)."""
-        return collect(self.stream(messages, config, cancel=cancel))
-
-    def stream(
-        self,
-        messages: Sequence[ChatMessage],
-        config: GenerationConfig,
-        *,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[StreamDelta]:
-        """Stream a completion; waits for a slot of the generation gate first."""
-        started = time.perf_counter()
-        with self.gate.slot(cancel) as acquired:
-            if not acquired:
-                yield StreamDelta("", finish_reason="cancelled", usage=Usage())
-                return
-            yield from self._decode(messages, config, cancel, started)
 
     def _decode(
         self,
