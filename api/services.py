@@ -20,18 +20,17 @@ if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
 
     from agents.assistant.router import IntentRouter
-    from api.cli_sync import PimStores
     from core.settings import Settings
-    from retrieval.embeddings import Embedder
     from retrieval.index import VectorIndex
-    from retrieval.ingest import Ingestor, ProgressFn
-    from retrieval.search import Searcher
+    from retrieval.index.embeddings import Embedder
+    from retrieval.index.search import Searcher
+    from retrieval.ingest.mail import Ingestor, ProgressFn
+    from retrieval.sources.sync.mail_sink import MailSink
     from retrieval.store.base import Store
-    from retrieval.sync.mail_sink import MailSink
+    from retrieval.store.feedback import FeedbackStore
+    from retrieval.store.keys import KeyStore
+    from retrieval.store.pim import PimStores
     from tools.context import AgentContext
-
-#: Messages embedded or deleted in one ``index_user`` call that trigger ``optimize()``.
-OPTIMIZE_AFTER = 500
 
 
 class Services:
@@ -50,21 +49,23 @@ class Services:
     @cached_property
     def pim(self) -> PimStores:
         """Calendar and contact stores plus sync state (one SQLite file beside the mail store)."""
-        from api.cli_sync import open_pim
+        from retrieval.store.pim import open_pim
 
         return open_pim(self.settings)
 
     def ingestor(self, *, workers: int | None = None, pim_hooks: bool = True) -> Ingestor:
         """An ingestor writing into :attr:`store`; by default it also feeds contacts (people
         seen in mail) and the calendar (invitations attached to mail)."""
-        from retrieval.ingest import Ingestor
-        from retrieval.mail_hooks import PimMailHook
+        from retrieval.ingest.hooks import PimMailHook
+        from retrieval.ingest.mail import Ingestor
 
         s = self.settings
         hooks = [PimMailHook(self.pim.calendars, self.pim.contacts)] if pim_hooks else []
         return Ingestor(
             self.store,
             quarantine_dir=s.quarantine_dir,
+            quarantine_max_item_bytes=s.ingest.quarantine_max_item_bytes,
+            quarantine_max_total_bytes=s.ingest.quarantine_max_total_bytes,
             batch_size=s.store.batch_size,
             max_bytes=s.ingest.max_message_bytes,
             body_chars=s.ingest.body_chars,
@@ -81,52 +82,23 @@ class Services:
         progress: ProgressFn | None = None,
         index: bool = True,
     ) -> dict[str, Any]:
-        """Ingest whatever ``path`` holds: mail, ``.ics`` calendars, ``.vcf`` contacts, or a
-        folder mixing them (calendar and contact files inside a mail tree are ingested too).
+        """Ingest mail, ``.ics`` or ``.vcf`` at ``path`` for ``user`` (see
+        :func:`retrieval.ingest.dispatch.ingest_path`); new mail is indexed unless ``index`` is
+        false."""
+        from retrieval.ingest.dispatch import ingest_path
 
-        New mail is embedded into the vector index unless ``index`` is false."""
-        from retrieval.calendar.ingest import IngestReport as PimReport
-        from retrieval.calendar.ingest import ingest_ics_path
-        from retrieval.contacts.ingest import ingest_vcf_path
-        from retrieval.mail.sources import open_source
-        from retrieval.store.base import check_user
-
-        check_user(user)
-        source = open_source(path)
-        if source.format == "ics":
-            report = ingest_ics_path(self.pim.calendars, user, source.path)
-            return {"user": user, "path": str(source.path), "format": "ics", **report.as_dict()}
-        if source.format == "vcf":
-            report = ingest_vcf_path(self.pim.contacts, user, source.path)
-            return {"user": user, "path": str(source.path), "format": "vcf", **report.as_dict()}
-        pim_files = set(source.calendar_files) | set(source.contact_files)
-        if source.format == "tree" and pim_files and pim_files == set(source.files):
-            # A folder of calendars/contacts only: no mail source to record.
-            result: dict[str, Any] = {"user": user, "path": str(source.path), "format": "pim"}
-        else:
-            mail = self.ingestor(workers=workers).ingest_source(user, source, progress=progress)
-            result = mail.to_dict()
-            if index:
-                result["index"] = self.index_user(user)
-        for key, files, fn in (
-            ("calendar", source.calendar_files, ingest_ics_path),
-            ("contacts", source.contact_files, ingest_vcf_path),
-        ):
-            if not files:
-                continue
-            total = PimReport()
-            target = self.pim.calendars if key == "calendar" else self.pim.contacts
-            for f in files:
-                part = fn(target, user, f)  # type: ignore[arg-type]
-                total.files += part.files
-                total.counts.update(part.counts)
-                total.failures.extend(part.failures)
-            result[key] = total.as_dict()
-        return result
+        return ingest_path(
+            user,
+            path,
+            pim=self.pim,
+            ingestor=lambda: self.ingestor(workers=workers),
+            progress=progress,
+            index=self.index_user if index else None,
+        )
 
     def mail_sink(self) -> MailSink:
         """Callbacks through which IMAP sync stores mail (call ``finish()`` after the sync)."""
-        from retrieval.sync.mail_sink import MailSink
+        from retrieval.sources.sync.mail_sink import MailSink
 
         return MailSink(self.ingestor(workers=0))
 
@@ -135,7 +107,7 @@ class Services:
     @cached_property
     def embedder(self) -> Embedder:
         """The sentence encoder (MiniLM from its PyPI package, offline)."""
-        from retrieval.embeddings import load_embedder
+        from retrieval.index.embeddings import load_embedder
 
         return load_embedder(self.settings.embeddings)
 
@@ -150,7 +122,7 @@ class Services:
     def searcher(self) -> Searcher:
         """Hybrid search over :attr:`index` with :attr:`embedder`."""
         from retrieval.index import IndexingConfig
-        from retrieval.search import FusionConfig, Searcher
+        from retrieval.index.search import FusionConfig, Searcher
 
         return Searcher(
             self.index,
@@ -162,23 +134,31 @@ class Services:
     def index_user(
         self, user: str, *, rebuild: bool = False, progress: Callable[[int], None] | None = None
     ) -> dict[str, int]:
-        """Bring ``user``'s vectors up to date with the store: embed new or changed messages,
-        delete the vectors of messages that are gone. ``rebuild`` re-embeds everything."""
-        from retrieval.index import IndexingConfig, index_messages, prune
+        """Bring ``user``'s vectors up to date with the store (see
+        :func:`retrieval.index.indexer.update_user`).
+
+        While ``mailmind serve`` runs over the same data dir, the service indexes instead (it
+        reads the mail this process stored from the store): see :mod:`retrieval.index.handoff`.
+        Otherwise processes take turns on the user's shard (:mod:`retrieval.index.lock`)."""
+        from retrieval.index import IndexingConfig
+        from retrieval.index.indexer import update_user
         from retrieval.store.base import check_user
 
         check_user(user)
-        counts = index_messages(
+        if self.settings.index.backend == "edge":
+            from retrieval.index.handoff import index_via_service
+
+            counts = index_via_service(self.settings.data_dir, user, rebuild=rebuild)
+            if counts is not None:
+                if progress is not None:
+                    progress(counts.get("messages", 0))
+                return counts
+        return update_user(
             self.index, self.embedder, user, self.store.iter_messages(user),
-            config=IndexingConfig.from_settings(self.settings.index), progress=progress,
-            force=rebuild,
+            lambda: self.store.message_ids(user),
+            config=IndexingConfig.from_settings(self.settings.index), rebuild=rebuild,
+            progress=progress,
         )  # fmt: skip
-        counts["deleted"] = prune(self.index, user, self.store.message_ids(user))
-        if counts["embedded"] + counts["deleted"] >= OPTIMIZE_AFTER:
-            # Edge has no background optimiser: after a bulk change, merge segments and build
-            # HNSW now, or searches would scan many small unindexed segments.
-            self.index.optimize()
-        return counts
 
     # -- agents ------------------------------------------------------------------------------
 
@@ -223,6 +203,9 @@ class Services:
             checkpointer=self.checkpointer,
             max_steps=agent.max_steps,
             routing=agent.routing,
+            context_length=self.settings.llm.context_length,
+            max_question_chars=agent.max_question_chars,
+            compose_answers=agent.compose_answers,
         )
 
     def agent_context(
@@ -242,12 +225,108 @@ class Services:
             kwargs["now"] = now
         return AgentContext(user=user, backends=backends, **kwargs)
 
+    @cached_property
+    def keys(self) -> KeyStore:
+        """API keys (hashed) and users, in the main store."""
+        from retrieval.store.keys import open_key_store
+
+        return open_key_store(self.settings)
+
+    @cached_property
+    def feedback(self) -> FeedbackStore:
+        """Per-user feedback (chip choices, ratings, edits), in the main store."""
+        from retrieval.store.feedback import open_feedback_store
+
+        return open_feedback_store(self.settings)
+
+    def delete_user(self, user: str) -> dict[str, int]:
+        """Remove everything of ``user``: mail rows, calendar/contacts, the sync state of their
+        accounts, API keys, feedback, conversation checkpoints, index shard and quarantine
+        copies. Returns what was removed per part (``"<part>.<table>"`` for row counts).
+
+        Idempotent: deleting an unknown or already deleted user removes nothing, and a run
+        interrupted half-way is completed by running it again (the index goes last).
+        """
+        from retrieval.store.base import check_user
+        from retrieval.store.users import (
+            CHECKPOINTS_FILE,
+            delete_checkpoint_file_rows,
+            delete_checkpoints,
+            delete_feedback,
+            delete_quarantine,
+        )
+
+        check_user(user)
+        s = self.settings
+        counts: dict[str, int] = {}
+
+        def add(part: str, rows: dict[str, int]) -> None:
+            counts.update({f"{part}.{table}": n for table, n in rows.items()})
+
+        # The user's quarantine folder first; the mail store then removes only copies left in
+        # the shared pre-per-user folder (counted as ``mail.quarantine_files``).
+        counts["quarantine.files"] = delete_quarantine(s.quarantine_dir, user)
+        add("mail", self.store.delete_user(user))
+        add(
+            "pim",
+            self.pim.delete_user(
+                user,
+                imap_accounts=[a.name for a in s.sync.imap if a.user == user],
+                dav_accounts=[a.name for a in s.sync.dav if a.user == user],
+            ),
+        )
+        counts["keys.api_keys"] = self.keys.delete_user(user)
+        add("feedback", delete_feedback(self.keys.conn, user))
+        if "checkpointer" in self.__dict__:
+            saver: Any = self.checkpointer
+            with saver.lock:
+                add("checkpoints", delete_checkpoints(saver.conn, user))
+        else:
+            add("checkpoints", delete_checkpoint_file_rows(s.data_dir / CHECKPOINTS_FILE, user))
+        counts["index.points"] = self.index.count(user)
+        self.index.delete_user(user)
+        return counts
+
+    def warm(self) -> None:
+        """Build everything a request may need now (the HTTP lifespan calls this once), so no
+        request pays for loading weights or opening shards."""
+        _ = self.store, self.pim, self.keys, self.embedder, self.index, self.searcher
+        _ = self.feedback
+        _ = self.chat_model, self.assistant
+        if self.settings.agent.routing == "router":
+            _ = self.router
+
+    def readiness(self) -> dict[str, bool]:
+        """Whether each component answers (``GET /readyz``); never raises."""
+        checks: dict[str, bool] = {}
+        for name, probe in (
+            ("store", self.store.users),
+            # Edge: opening the index checks its metadata; a count would open (and wait for
+            # other processes' turns on) every user's shard. Server: one round trip.
+            (
+                "index",
+                lambda: self.index if self.settings.index.backend == "edge" else self.index.count(),
+            ),
+            ("embedder", lambda: self.embedder),
+            ("model", lambda: self.chat_model),
+        ):
+            try:
+                probe()
+                checks[name] = True
+            except Exception:  # noqa: BLE001 - readiness reports, never raises
+                checks[name] = False
+        return checks
+
     def close(self) -> None:
         """Release connections."""
         if "store" in self.__dict__:
             self.store.close()
         if "pim" in self.__dict__:
             self.pim.close()
+        if "keys" in self.__dict__:
+            self.keys.close()
+        if "feedback" in self.__dict__:
+            self.feedback.close()
         if "checkpointer" in self.__dict__:
             self.checkpointer.conn.close()  # type: ignore[attr-defined]
         if "index" in self.__dict__:

@@ -42,6 +42,12 @@ class IngestSettings(BaseModel):
     body_chars: int = Field(
         200_000, description="Body text kept per message (longer text is truncated)."
     )
+    quarantine_max_item_bytes: int = Field(
+        1_000_000, ge=0, description="Bytes of a quarantined item's raw copy kept (the rest cut)."
+    )
+    quarantine_max_total_bytes: int = Field(
+        100_000_000, ge=0, description="Raw quarantine copies kept per user in total."
+    )
 
 
 class EmbeddingSettings(BaseModel):
@@ -95,6 +101,15 @@ class IndexSettings(BaseModel):
     hnsw_m: int = Field(16, ge=4, description="HNSW graph degree.")
     hnsw_ef_construct: int = Field(200, ge=8, description="HNSW build-time beam width.")
     hnsw_ef: int = Field(192, ge=8, description="HNSW query-time beam width.")
+    lock_timeout_s: float = Field(
+        600.0, gt=0, description="Longest wait for another process's lock on a user's shard."
+    )
+    lock_linger_s: float = Field(
+        60.0,
+        ge=0,
+        description="Keep a shard open this long after its last use (another process waiting "
+        "for it is let in after the current operation regardless).",
+    )
 
 
 class LLMSettings(BaseModel):
@@ -138,6 +153,14 @@ class AgentSettings(BaseModel):
     max_steps: int = Field(4, ge=1, le=12, description="Tool calls per turn at most.")
     timezone: str = Field("UTC", description="Default user time zone for dates in answers.")
     answer_tokens: int = Field(96, ge=16, description="Longest answer the model may write.")
+    compose_answers: bool = Field(
+        True,
+        description="Answers are written by code from the tool results (facts, citations); "
+        "`false` lets the model write them (capable models).",
+    )
+    max_question_chars: int = Field(
+        2000, ge=1, description="Longest question `ask` accepts (checked before any tool runs)."
+    )
 
 
 class MailAccount(BaseModel):
@@ -175,6 +198,41 @@ class SyncSettings(BaseModel):
     dav: list[DavAccount] = Field(default_factory=list, description="CalDAV/CardDAV accounts.")
 
 
+class ServerSettings(BaseModel):
+    """The HTTP service (`mailmind serve`)."""
+
+    host: str = Field("127.0.0.1", description="Interface `mailmind serve` binds.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `mailmind serve` binds.")
+    max_body_bytes: int = Field(
+        1_000_000, ge=1024, description="Largest JSON request body; larger ones get 413."
+    )
+    max_upload_bytes: int = Field(
+        200_000_000, ge=1024, description="Largest `POST /v1/ingest` upload (streamed to disk)."
+    )
+    rate_limit: str = Field(
+        "600/minute", description="Requests per API key (`limits` syntax, e.g. `10/second`)."
+    )
+    generation_queue: int = Field(
+        8, ge=0, description="Requests that may wait for the model; more get 503 + Retry-After."
+    )
+    request_timeout_s: float = Field(
+        120.0, gt=0, description="Longest time one request may take before it is cancelled (504)."
+    )
+    retry_after_s: int = Field(2, ge=1, description="`Retry-After` sent with 503 answers.")
+    graceful_shutdown_s: float = Field(
+        30.0, gt=0, description="How long shutdown waits for in-flight requests to finish."
+    )
+
+
+class OtelSettings(BaseModel):
+    """OpenTelemetry tracing."""
+
+    endpoint: str | None = Field(
+        None, description="OTLP/HTTP endpoint for traces; unset keeps spans in memory."
+    )
+    service_name: str = Field("mailmind", description="`service.name` of exported spans.")
+
+
 class Settings(BaseSettings):
     """All mailmind configuration."""
 
@@ -197,6 +255,11 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
     agent: AgentSettings = Field(default_factory=AgentSettings)  # type: ignore[arg-type]
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
+    otel: OtelSettings = Field(default_factory=OtelSettings)  # type: ignore[arg-type]
+    log_content: bool = Field(
+        False, description="Allow mail bodies, subjects and addresses in logs (debugging only)."
+    )
 
     @property
     def store_path(self) -> Path:

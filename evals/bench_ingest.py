@@ -45,7 +45,7 @@ def run_ingest_bench(
     source: Path, *, runs: int = 3, log: Callable[[str], None] = print
 ) -> dict[str, object]:
     """Ingest ``source`` ``runs`` times per configuration; report medians."""
-    from retrieval.mail.sources import open_source
+    from retrieval.sources.mail.sources import open_source
 
     open_source(source)  # fail early with a clear SourceError
     configs: dict[str, int | None] = {"default": None, "single_process": 0}

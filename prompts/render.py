@@ -17,8 +17,9 @@ Rendering is strict: a missing variable, an undeclared variable and an unknown n
 template are all errors (Jinja2 ``StrictUndefined`` plus a check against the front-matter).
 
 Untrusted content (mail, calendar and contact text) is *spotlighted* before it reaches the
-template: wrapped in delimiters carrying a per-render random tag, with every line datamarked by a
-``^`` prefix, and any text that imitates the delimiters neutralised. Prompts tell the model that
+template: sanitised (:mod:`agents.safety.sanitize`: chat-template tokens, role markers, look-alike
+delimiters and invisible characters neutralised), then wrapped in delimiters carrying a
+per-render random tag, with every line datamarked by a ``^`` prefix. Prompts tell the model that
 marked text is data, never instructions (see ``untrusted_notice``).
 """
 
@@ -83,8 +84,13 @@ def spotlight(text: str, *, label: str = "DATA", tag: str | None = None) -> str:
     Every line starts with ``^ `` (datamarking) and the block is fenced by delimiters with a random
     tag, so instructions hidden in the text can neither pass as ours nor end the block early.
     """
+    from agents.safety.sanitize import sanitize_text
+
     tag = tag or secrets.token_hex(4)
-    clean = _FAKE_DELIMITER.sub("[removed delimiter]", text.replace("\r\n", "\n"))
+    # Chat tokens, role markers, look-alike delimiters and invisible characters are neutralised
+    # first (agents.safety.sanitize); the plain delimiter check stays as a last line of defence.
+    clean = sanitize_text(text.replace("\r\n", "\n"))
+    clean = _FAKE_DELIMITER.sub("[removed delimiter]", clean)
     body = "\n".join(DATA_MARK + line for line in clean.split("\n"))
     return f"<<{label} {tag}>>\n{body}\n<<END {tag}>>"
 

@@ -11,18 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.errors import InputError
 from retrieval.store.base import check_user
 
 if TYPE_CHECKING:
-    from retrieval.calendar.store import CalendarStore
-    from retrieval.contacts.store import ContactStore
     from retrieval.store.base import Store
+    from retrieval.store.calendar import CalendarStore
+    from retrieval.store.contacts import ContactStore
 
 
 class MailSearch(Protocol):
-    """Hybrid search (``retrieval.search.Searcher``) as the tools use it."""
+    """Hybrid search (``retrieval.index.search.Searcher``) as the tools use it."""
 
     def search(
         self, user: str, query: str, *, filters: Any = None, limit: int = 10
@@ -54,11 +55,22 @@ class AgentContext:
         check_user(self.user)
         if self.now.tzinfo is None:
             self.now = self.now.replace(tzinfo=UTC)
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InputError(
+                f"unknown time zone {self.timezone!r}: use an IANA name like Europe/Paris"
+            ) from exc
 
     @property
     def tz(self) -> ZoneInfo:
         """The user's time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def zone_name(self) -> str:
+        """The zone as answers name it: the IANA name (``America/Los_Angeles``)."""
+        return self.timezone
 
     @property
     def local_now(self) -> datetime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from agents.safety.sanitize import sanitize_text
 from core.errors import InputError, NotFoundError
 from core.types import Event, Message
 from tools.context import AgentContext
@@ -39,16 +40,24 @@ THREAD_MAX_MESSAGES = 12
 SNIPPET_CHARS = 240
 
 
+#: Local times name their zone ("14:00 PST"): a bare "21:00" read as local time was UTC.
+_LOCAL_FORMAT = "%a %d %b %Y %H:%M %Z"
+
+
 def fmt_dt(dt: datetime | None, ctx: AgentContext) -> str | None:
-    """A readable local timestamp: 'Thu 19 Nov 2026 14:00'."""
+    """A readable local timestamp with its zone: 'Thu 19 Nov 2026 14:00 PST'."""
     if dt is None:
         return None
-    return dt.astimezone(ctx.tz).strftime("%a %d %b %Y %H:%M")
+    return dt.astimezone(ctx.tz).strftime(_LOCAL_FORMAT)
 
 
 def _fmt_day(dt: datetime, ctx: AgentContext, all_day: bool) -> str:
-    local = dt.astimezone(ctx.tz) if dt.tzinfo else dt
-    return local.strftime("%a %d %b %Y") if all_day else local.strftime("%a %d %b %Y %H:%M")
+    if all_day:
+        local = dt.astimezone(ctx.tz) if dt.tzinfo else dt
+        return local.strftime("%a %d %b %Y")
+    # A floating time (no zone in the calendar) is taken as the user's local time.
+    local = dt.astimezone(ctx.tz) if dt.tzinfo else dt.replace(tzinfo=ctx.tz)
+    return local.strftime(_LOCAL_FORMAT)
 
 
 def search_mailbox(args: SearchMailboxArgs, ctx: AgentContext) -> SearchMailboxResult:
@@ -70,7 +79,8 @@ def search_mailbox(args: SearchMailboxArgs, ctx: AgentContext) -> SearchMailboxR
                 MessageHit(
                     message_id=h.message_id, thread_id=h.thread_id, date=fmt_dt(date, ctx),
                     sender=f"{h.sender_name} <{h.sender}>" if h.sender_name else h.sender,
-                    subject=h.subject, snippet=truncate(h.snippet, SNIPPET_CHARS),
+                    subject=sanitize_text(h.subject),
+                    snippet=truncate(sanitize_text(h.snippet), SNIPPET_CHARS),
                 )
             )  # fmt: skip
         return SearchMailboxResult(query=args.query, hits=hits)
@@ -96,8 +106,8 @@ def search_mailbox(args: SearchMailboxArgs, ctx: AgentContext) -> SearchMailboxR
         hits.append(
             MessageHit(
                 message_id=m.id, thread_id=m.thread_id or "", date=fmt_dt(m.date, ctx),
-                sender=str(m.sender) if m.sender else "", subject=m.subject,
-                snippet=truncate(h.snippet or m.new_text, SNIPPET_CHARS),
+                sender=str(m.sender) if m.sender else "", subject=sanitize_text(m.subject),
+                snippet=truncate(sanitize_text(h.snippet or m.new_text), SNIPPET_CHARS),
             )
         )  # fmt: skip
         if len(hits) >= args.limit:
@@ -114,9 +124,11 @@ def message_view(m: Message, ctx: AgentContext, limit: int = MESSAGE_CHARS) -> M
         sender=str(m.sender) if m.sender else "",
         to=[str(a) for a in m.to[:10]],
         cc=[str(a) for a in m.cc[:10]],
-        subject=m.subject,
+        # Mail text is sanitised where tool results are built: a result may reach a prompt as
+        # JSON, where line-anchored role markers would no longer be at a line start.
+        subject=sanitize_text(m.subject),
         attachments=[a.filename or a.content_type for a in m.attachments[:10]],
-        text=truncate(m.new_text or m.body_text, limit),
+        text=truncate(sanitize_text(m.new_text or m.body_text), limit),
     )
 
 
@@ -144,7 +156,7 @@ def read_thread(args: ReadThreadArgs, ctx: AgentContext) -> ThreadView:
         messages = messages[:1] + messages[-(THREAD_MAX_MESSAGES - 1) :]
     return ThreadView(
         thread_id=thread.id,
-        subject=thread.subject,
+        subject=sanitize_text(thread.subject),
         messages=[message_view(m, ctx, THREAD_MESSAGE_CHARS) for m in messages],
     )
 
@@ -205,7 +217,7 @@ def list_events(args: ListEventsArgs, ctx: AgentContext) -> ListEventsResult:
 
 def find_free_time(args: FindFreeTimeArgs, ctx: AgentContext) -> FindFreeTimeResult:
     """Free slots in working hours, honouring all-day, tentative and recurring events."""
-    from retrieval.calendar.freetime import find_free_time as _find
+    from retrieval.store.freetime import find_free_time as _find
 
     start = parse_when(args.start, ctx.now, ctx.tz)
     assert start is not None

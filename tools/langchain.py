@@ -17,6 +17,7 @@ from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel
 
 from core.errors import InputError
+from core.tracing import GEN_AI_OPERATION, GEN_AI_TOOL_NAME, span
 from tools.context import AgentContext
 from tools.impl import TOOL_FUNCTIONS
 
@@ -50,15 +51,23 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
+_TOOL_SPAN = {
+    name: {GEN_AI_OPERATION: "execute_tool", GEN_AI_TOOL_NAME: name} for name in DESCRIPTIONS
+}
+
+
 def _make(name: str) -> BaseTool:
     args_model, fn = TOOL_FUNCTIONS[name]
 
     def run(runtime: ToolRuntime[AgentContext], **kwargs: Any) -> tuple[str, BaseModel | None]:
-        try:
-            result = fn(args_model(**kwargs), runtime.context)
-        except InputError as exc:
-            return f"error: {exc}", None
-        return result.model_dump_json(exclude_none=True), result
+        # GenAI semconv tool span; arguments stay out of it (they can quote mail).
+        with span(f"execute_tool {name}", attributes=_TOOL_SPAN[name]) as s:
+            try:
+                result = fn(args_model(**kwargs), runtime.context)
+            except InputError as exc:
+                s.set_attribute("error.type", type(exc).__name__)
+                return f"error: {exc}", None
+            return result.model_dump_json(exclude_none=True), result
 
     # StructuredTool needs the injected parameter in the signature to detect it.
     def call(runtime: ToolRuntime[AgentContext], **kwargs: Any) -> tuple[str, BaseModel | None]:

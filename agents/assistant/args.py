@@ -34,10 +34,13 @@ _DATE_PHRASE = re.compile(
     r"\b(today|tonight|tomorrow|yesterday|(this|next|last|coming) (week|month)|"
     r"(next|this|coming|last) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-    r"\d{4}-\d{2}-\d{2}|\d{1,2}(st|nd|rd|th)? (of )?" + _MONTH + r"|the \d{1,2}(st|nd|rd|th)|"
-    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]* \d{1,2})"
+    r"\d{4}-\d{2}-\d{2}|\d{1,2}(st|nd|rd|th)? (of )?" + _MONTH + r"|the \d{1,2}(st|nd|rd|th)"
+    r"(?! (of )?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))|"
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]* \d{1,2}(st|nd|rd|th)?"
+    r"(,? \d{4})?)"
     r"( (morning|afternoon|evening))?\b"
 )
+_PAST = re.compile(r"\b(was|were|did|went|attended|ago|last)\b", re.I)
 _DURATION = re.compile(r"(\d+)\s*-?\s*(min|minute|minutes|mins|hour|hours|hr|hrs|h)\b")
 
 
@@ -90,10 +93,21 @@ def names_in(text: str) -> list[str]:
     found = re.findall(r"\b([A-Z][\w\u00C0-\u017F'-]+(?:\s+[A-Z][\w\u00C0-\u017F'-]+)*)", text)
     out = []
     for raw in found:
-        f = re.sub(r"'s$", "", raw)
-        if f.lower() not in _STOP and f.lower() not in {"nov", "dec", "jan", "re", "fw"}:
+        words = re.sub(r"'s$", "", raw).split()
+        # "What's Tom Becker" → "Tom Becker"; "December" names a date, not a person.
+        while words and (words[0].lower() in _STOP or words[0].lower() in _NOT_NAMES):
+            words = words[1:]
+        f = " ".join(words)
+        if f and f.lower() not in _STOP and f.lower() not in _NOT_NAMES:
             out.append(f)
     return out
+
+
+_NOT_NAMES = frozenset(
+    """nov dec jan re fw january february march april june july august september october
+    november december monday tuesday wednesday thursday friday saturday sunday today tomorrow
+    how many""".split()
+)
 
 
 def heuristic_args(tool: str, question: str, ctx: AgentContext) -> dict[str, Any]:
@@ -103,12 +117,18 @@ def heuristic_args(tool: str, question: str, ctx: AgentContext) -> dict[str, Any
         return {"query": " ".join(content_words(question)) or question, "limit": 5}
     if tool == "list_events":
         names = names_in(question)
-        # "When is my next X": look ahead; "what's on my calendar": the coming fortnight.
-        start, end = _window(phrase, ctx, 45 if names else 14)
-        args: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "limit": 10}
-        topic = [w for w in content_words(question) if w not in _CALENDAR_WORDS]
+        # "When is my next X": look ahead; "what's on my calendar": the coming fortnight;
+        # "where was the X" / "who came to the X": look back.
+        # The date phrase ("December 9th") says when, not what: it is no title word.
+        rest = question.lower().replace(phrase, " ") if phrase else question
+        topic = [w for w in content_words(rest) if w not in _CALENDAR_WORDS and w not in _NOT_NAMES]
+        start, end = _window(phrase, ctx, 45 if names or topic else 14)
+        if phrase is None and _PAST.search(question):
+            start, end = ctx.local_now - timedelta(days=45), ctx.local_now
+        # Room for a whole week of meetings: answers count and filter the events themselves.
+        args: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "limit": 30}
         if names or topic:
-            args["query"] = " ".join(names) if names else " ".join(topic)
+            args["query"] = " ".join(dict.fromkeys([*names, *topic]))
         return args
     if tool == "find_free_time":
         start, end = _window(phrase, ctx, 5)
@@ -116,7 +136,7 @@ def heuristic_args(tool: str, question: str, ctx: AgentContext) -> dict[str, Any
             "duration_minutes": duration_minutes(question) or 30,
             "start": start.isoformat(),
             "end": end.isoformat(),
-            "limit": 5,
+            "limit": 10,  # answers list them in time order; more slots, fewer misses
         }
     if tool == "lookup_contacts":
         names = names_in(question)
@@ -127,7 +147,9 @@ def heuristic_args(tool: str, question: str, ctx: AgentContext) -> dict[str, Any
 _CALENDAR_WORDS = frozenset(
     """calendar schedule scheduled meeting meetings event events next time when on agenda
     appointment appointments today tomorrow week month am have do does happening planned
-    monday tuesday wednesday thursday friday saturday sunday morning afternoon evening""".split()
+    monday tuesday wednesday thursday friday saturday sunday morning afternoon evening
+    many much long until till left days hours where located location who else attending
+    attended attendees invited coming going place room address held""".split()
 )
 
 
@@ -140,7 +162,7 @@ def reconcile(
 ) -> dict[str, Any]:
     """Keep the model's values that pass their checks; use the rule-based value otherwise."""
     if not proposed:
-        return fallback
+        return _ordered(dict(fallback), fallback, ctx)
     out = dict(fallback)
     for key, value in proposed.items():
         if value in (None, "", []):
@@ -151,10 +173,8 @@ def reconcile(
             # A rule-found phrase ("next week") beats a model date: 135M models guess years.
             if key in fallback and date_phrase(question):
                 continue
-        if key == "query":
-            overlap = set(content_words(str(value))) & set(content_words(question))
-            if not overlap:
-                continue
+        if key == "query" and not query_ok(str(value), question):
+            continue
         if key in ("sender", "recipient", "attendees"):
             # A person filter must name someone the user named.
             names = value if isinstance(value, list) else [value]
@@ -165,7 +185,51 @@ def reconcile(
         if key == "has_attachment" and not re.search(r"attach", question, re.I):
             continue
         out[key] = value
-    return out
+    return _ordered(out, fallback, ctx)
+
+
+#: Prompt text and code a small model copies into a query instead of the user's words.
+_LEAK = re.compile(
+    r"\b(today is|you are|assistant|tool|json|schema|select\s.+\sfrom|insert into|delete from|"
+    r"drop table|update\s+\w+\s+set)\b|[{};=*]",
+    re.I,
+)
+
+
+def query_ok(value: str, question: str) -> bool:
+    """A model-written query is kept only if it is mostly the user's own words.
+
+    At least half of its content words must occur in the question, and it must not carry
+    prompt text ("Today is Wed ...") or a statement of code (SQL) the question did not contain."""
+    words = content_words(value)
+    said = set(content_words(question))
+    if not words or not set(words) & said:
+        return False
+    if sum(1 for w in words if w in said) * 2 < len(words):
+        return False
+    leak = _LEAK.search(value)
+    return leak is None or leak.group(0).lower() in question.lower()
+
+
+def _ordered(args: dict[str, Any], fallback: dict[str, Any], ctx: AgentContext) -> dict[str, Any]:
+    """Ensure a period's start is before its end: the rule-based window, else start + one day."""
+    from tools.when import parse_when
+
+    if "start" not in args or not args.get("end"):
+        return args
+    try:
+        start = parse_when(str(args["start"]), ctx.now, ctx.tz)
+        end = parse_when(str(args["end"]), ctx.now, ctx.tz, end=True)
+    except (InputError, ValueError, OverflowError):
+        start = end = None
+    if start is not None and end is not None and start < end:
+        return args
+    fixed = dict(args)
+    if fallback.get("start") and fallback.get("end"):
+        fixed["start"], fixed["end"] = fallback["start"], fallback["end"]
+    elif start is not None:
+        fixed["end"] = (start + timedelta(days=1)).isoformat()
+    return fixed
 
 
 def _date_ok(value: str, ctx: AgentContext) -> bool:

@@ -54,7 +54,8 @@ def render(artifact: BaseModel) -> str:
         if not artifact.slots:
             return "No free slot of that length in working hours."
         return "Free slots: " + "; ".join(
-            f"{s.start} to {s.end.split()[-1]}"
+            # "Wed 25 Nov 2026 14:00 PST" ends at "14:00 PST": the day is the start's.
+            f"{s.start} to {' '.join(s.end.split()[4:])}"
             + (" (tentative conflict)" if s.tentative_conflicts else "")
             for s in artifact.slots
         )

@@ -25,17 +25,23 @@ import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
 from agents.assistant.args import heuristic_args, reconcile
+from agents.assistant.budget import PromptBudget, token_counter
+from agents.assistant.compose import Composed, compose, contact_has_answer, scrub_unverified
 from agents.assistant.evidence import describe
 from agents.assistant.evidence import render as render_evidence
-from agents.assistant.router import MAIL_TOOLS
+from agents.assistant.router import MAIL_TOOLS, clauses
+from agents.assistant.run import check_question
 from agents.assistant.state import AssistantState
+from agents.llm.types import STRUCTURED_OVERRUN_TOKENS
 from core.errors import MailmindError
+from core.tracing import GRAPH_NODE, traced
 from prompts import render
 from tools.context import AgentContext
 from tools.impl import TOOL_FUNCTIONS, citable_ids
@@ -56,7 +62,42 @@ _CITE = re.compile(r"\[((?:[mt][0-9a-f]{12,40})|(?:[\w.+-]+@[\w.-]+))\]")
 _SUMMARY_CUE = re.compile(
     r"\b(summar\w*|recap|thread|catch me up|tl;?dr|back and forth|discussion)\b"
 )
+#: A request that may want free time at all (a close second find_free_time runs only then).
+_FREE_GATE = re.compile(r"\b(free|availab\w*|find (a )?time|slots?|meet|when can|squeeze|fit in)\b")
 _FREE_CUE = re.compile(r"\b(free|availab\w*|find (a )?time|slot|meet with)\b")
+
+#: What each tool lets the assistant do, in the words of its self-description. A tool without an
+#: entry here fails ``tests/agents``: the description must always match the real tools.
+CAPABILITIES: dict[str, str] = {
+    "search_mailbox": "search your mail",
+    "read_message": "read a message",
+    "read_thread": "read a whole thread",
+    "list_events": "list your calendar events",
+    "find_free_time": "find free time for a meeting",
+    "lookup_contacts": "look up your contacts",
+}
+#: Questions about the assistant itself: answered from :data:`CAPABILITIES`, not by the model.
+_ABOUT_CUE = re.compile(
+    r"\b(what can you do|what do you do|who are you|what are you|help me\??$|^help\b|"
+    r"how can you help|your (capabilities|features))",
+    re.I,
+)
+#: Things a small model likes to claim it can do, none of which any tool does.
+_UNSUPPORTED_CLAIM = re.compile(
+    r"\b(send|sending|sent|forward|delete|deleting|archive|compose|draft|schedule|book|booking|"
+    r"remind|reminder|cancel|unsubscribe|move|create|order|pay|call|browse|internet|web)\b",
+    re.I,
+)
+
+
+def describe_capabilities() -> str:
+    """What the assistant can do, from its real tools (and what it cannot)."""
+    actions = [CAPABILITIES[name] for name in TOOL_FUNCTIONS]
+    listed = ", ".join(actions[:-1]) + f" and {actions[-1]}"
+    return (
+        f"Hi! I'm mailmind. I can {listed}, and answer questions from them with the sources "
+        "cited. I only read: I cannot send, reply to, delete or change any mail, event or contact."
+    )
 
 
 def _question(state: AssistantState) -> str:
@@ -74,14 +115,28 @@ def build_graph(
     max_steps: int = 4,
     routing: Routing = "router",
     margin: float = 0.04,
+    context_length: int | None = None,
+    max_question_chars: int | None = None,
+    compose_answers: bool = True,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile the assistant graph. ``router`` is required for ``routing="router"``."""
+    """Compile the assistant graph. ``router`` is required for ``routing="router"``.
+
+    ``context_length`` (the model's context in tokens) makes every prompt fit it before the model
+    is called; ``max_question_chars`` rejects longer questions before any tool runs.
+    ``compose_answers`` renders answers from the tool results by code
+    (:mod:`agents.assistant.compose`); off, the model writes them (checked the same way)."""
     if routing == "router" and router is None:
         raise ValueError("routing='router' needs an IntentRouter")
     tools = build_tools()
+    budget = PromptBudget(context_length, token_counter(model))
+    # The router's sentence encoder also ranks evidence sentences for composed answers.
+    embedder = getattr(router, "embedder", None)
+    answer_tokens = int(getattr(model, "max_tokens", None) or 256)
 
     def route(state: AssistantState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         question = _question(state)
+        # Before any tool runs: an empty or overlong question is the caller's error.
+        check_question(question, max_question_chars)
         started = time.perf_counter()
         if routing == "model":
             plan = _model_route(model, question)
@@ -94,15 +149,18 @@ def build_graph(
             if len(plan) == 1:
                 second = r.close_second(margin)
                 # Two tools close together: run both (e.g. "free when Kenji can meet?").
+                if second == "find_free_time" and not _FREE_GATE.search(question.lower()):
+                    second = None  # free time only when the request is about free time
                 if second and second not in plan and not {plan[0], second} <= MAIL_TOOLS:
                     plan.append(second)
             # Reading needs an id only a search can supply; observe() then plans the read.
             plan = ["search_mailbox" if t in ("read_thread", "read_message") else t for t in plan]
             plan = list(dict.fromkeys(plan))
+        parts = _parts(question, plan, router if routing == "router" else None)
         return {
             "question": question, "plan": plan, "tools_used": [], "observed": [],
             "evidence": [], "steps": 0, "route": ranking[:4], "citations": [],
-            "dropped_citations": [], "answer": "",
+            "dropped_citations": [], "answer": "", "parts": parts,
             "meta": {"route_ms": round((time.perf_counter() - started) * 1000, 1)},
         }  # fmt: skip
 
@@ -110,7 +168,7 @@ def build_graph(
         ctx = runtime.context
         tool, *rest = state["plan"]
         try:
-            args = _args_for(model, tool, state, ctx)
+            args = _args_for(model, tool, state, ctx, budget)
         except MailmindError:
             # Let the tool report the problem to the observe step rather than end the turn.
             args = (
@@ -152,20 +210,39 @@ def build_graph(
         ctx = runtime.context
         question = state["question"]
         if not state.get("tools_used"):
-            text = str(model.invoke(render("assistant_chat", question=question)).content).strip()
+            text = _chat_reply(model, question, budget, answer_tokens)
             return {"messages": [AIMessage(content=text)], "answer": text, "citations": []}
-        prompt = render(
-            "assistant_answer",
-            now=ctx.local_now.strftime("%a %d %b %Y %H:%M"),
-            question=question,
-            evidence=state.get("evidence", []),
+        now = ctx.local_now.strftime(f"%a %d %b %Y %H:%M ({ctx.zone_name})")
+        prompt = budget.fit(
+            lambda evidence: render(
+                "assistant_answer", now=now, question=question, evidence=evidence
+            ),
+            state.get("evidence", []),
+            generate=answer_tokens,
         )
         observed = state.get("observed", [])
+        artifacts = _all_tool_artifacts(state)
+        started = time.perf_counter()
+        composed = _compose_parts(state, artifacts, ctx, embedder) if compose_answers else None
+        if composed is not None:
+            # The facts are rendered by code from the tool results: no model call, nothing
+            # the model could invent.
+            cited = [c for c in composed.cited if c in set(observed)] or _default_citations(state)
+            sources = describe(artifacts)
+            lines = [f"[{c}] {sources.get(c, '')}".rstrip() for c in cited]
+            final = composed.text + ("\n\nSources:\n" + "\n".join(lines) if lines else "")
+            meta = dict(state.get("meta", {}))
+            meta["compose_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            return {
+                "messages": [AIMessage(content=final)], "answer": final, "citations": cited,
+                "dropped_citations": [], "meta": meta,
+            }  # fmt: skip
         text, cited, dropped = _write_answer(model, prompt, observed)
+        known = "\n".join([question, *state.get("evidence", [])])
+        text = scrub_unverified(text, known, observed) or "I couldn't find an answer to that."
         if not cited:
             # The model cited nothing usable: cite what the first tool returned first.
             cited = _default_citations(state)
-        artifacts = _all_tool_artifacts(state)
         sources = describe(artifacts)
         lines = [f"[{c}] {sources.get(c, '')}".rstrip() for c in cited]
         final = text + ("\n\nSources:\n" + "\n".join(lines) if lines else "")
@@ -179,11 +256,20 @@ def build_graph(
         }  # fmt: skip
 
     graph = StateGraph(AssistantState, context_schema=AgentContext)
-    graph.add_node("route", route)
-    graph.add_node("plan", plan)
-    graph.add_node("tools", ToolNode(tools))
-    graph.add_node("observe", observe)
-    graph.add_node("answer", answer)
+    tool_node = ToolNode(tools)
+
+    def run_tools(state: AssistantState, config: RunnableConfig) -> Any:
+        # A function node around the ToolNode, so the tool calls nest in a node span.
+        return tool_node.invoke(state, config)
+
+    def node(name: str, fn: Any) -> Any:
+        return traced(f"assistant.{name}", fn, attributes={GRAPH_NODE: name})
+
+    graph.add_node("route", node("route", route))
+    graph.add_node("plan", node("plan", plan))
+    graph.add_node("tools", node("tools", run_tools))
+    graph.add_node("observe", node("observe", observe))
+    graph.add_node("answer", node("answer", answer))
     graph.add_edge(START, "route")
     graph.add_conditional_edges("route", after_route, ["plan", "answer"])
     graph.add_edge("plan", "tools")
@@ -195,6 +281,22 @@ def build_graph(
 
 class _Answer(BaseModel):
     answer: str
+
+
+def _chat_reply(model: BaseChatModel, question: str, budget: PromptBudget, generate: int) -> str:
+    """A reply that needs no tool (greetings, thanks, "what can you do").
+
+    Questions about the assistant itself get :func:`describe_capabilities`; a model reply that
+    claims an ability no tool has (sending mail, booking...) is replaced by it too."""
+    if _ABOUT_CUE.search(question.strip()):
+        return describe_capabilities()
+    prompt = budget.fit(
+        lambda _: render("assistant_chat", question=question), [], generate=generate
+    )
+    text = str(model.invoke(prompt).content).strip()
+    if not text or _UNSUPPORTED_CLAIM.search(text):
+        return describe_capabilities()
+    return text
 
 
 def _write_answer(
@@ -315,13 +417,25 @@ def _follow_ups(tool: str, artifact: BaseModel, state: AssistantState) -> list[s
         and _FREE_CUE.search(question.lower())
     ):
         return ["find_free_time"]
+    if (
+        tool == "lookup_contacts"
+        and isinstance(artifact, LookupContactsResult)
+        and not _FREE_CUE.search(question.lower())
+        and not any(contact_has_answer(c, question) for c in artifact.contacts)
+    ):
+        # The contacts know nothing useful about this person: the fact may be in mail.
+        return ["search_mailbox"]
     return []
 
 
 def _args_for(
-    model: BaseChatModel, tool: str, state: AssistantState, ctx: AgentContext
+    model: BaseChatModel,
+    tool: str,
+    state: AssistantState,
+    ctx: AgentContext,
+    budget: PromptBudget | None = None,
 ) -> dict[str, Any]:
-    question = state["question"]
+    question = _part_for(state, tool)
     artifacts = _all_tool_artifacts(state)
     if tool in ("read_message", "read_thread"):
         return _id_args(tool, artifacts)
@@ -334,17 +448,29 @@ def _args_for(
     proposed: dict[str, Any] | None
     try:
         structured = model.with_structured_output(args_model)
-        out = structured.invoke(
-            render(
+
+        def prompt(context: list[str]) -> str:
+            return render(
                 "assistant_args",
                 tool=tool,
                 tool_description=DESCRIPTIONS[tool],
                 now=ctx.local_now.strftime("%a %d %b %Y %H:%M"),
                 timezone=ctx.timezone,
                 question=question,
-                context="\n".join(state.get("evidence", [])[-1:]) or None,
+                context="\n".join(context) or None,
             )
-        )
+
+        context = state.get("evidence", [])[-1:]
+        if budget is None:
+            text = prompt(context)
+        else:
+            # The schema is described in the prompt too, and JSON may overrun max_tokens.
+            schema = budget.count(json.dumps(args_model.model_json_schema()))
+            generate = int(getattr(model, "max_tokens", None) or 256)
+            text = budget.fit(
+                prompt, context, generate=generate + STRUCTURED_OVERRUN_TOKENS + schema
+            )
+        out = structured.invoke(text)
         proposed = out.model_dump() if isinstance(out, BaseModel) else dict(out or {})
     except Exception:  # noqa: BLE001 - a failed fill falls back to rule-based arguments
         proposed = None
@@ -394,3 +520,60 @@ def result_json(msg: ToolMessage) -> Any:
         return json.loads(str(msg.content))
     except json.JSONDecodeError:
         return str(msg.content)
+
+
+#: Which result types answer an ask routed to each tool.
+_RESULT_TOOLS: dict[str, tuple[str, ...]] = {
+    "search_mailbox": ("SearchMailboxResult", "MessageView", "ThreadView", "LookupContactsResult"),
+    "read_message": ("SearchMailboxResult", "MessageView", "ThreadView"),
+    "read_thread": ("SearchMailboxResult", "MessageView", "ThreadView"),
+    "list_events": ("ListEventsResult",),
+    "find_free_time": ("FindFreeTimeResult", "LookupContactsResult"),
+    "lookup_contacts": ("LookupContactsResult", "SearchMailboxResult", "MessageView"),
+}
+
+
+def _parts(question: str, plan: list[str], router: IntentRouter | None) -> list[tuple[str, str]]:
+    """The asks of a compound request, each with the tool it routed to."""
+    asks = clauses(question)
+    if len(asks) < 2 or router is None or len(plan) < 2:
+        return [(question, plan[0] if plan else "none")]
+    out: list[tuple[str, str]] = []
+    for ask in asks:
+        tool = router.route(ask).tool
+        tool = "search_mailbox" if tool in ("read_thread", "read_message") else tool
+        if tool != "none":
+            out.append((ask, tool))
+    # Two asks for the same tool are one ask to it (the plan runs each tool once).
+    if len({t for _, t in out}) < 2:
+        return [(question, plan[0])]
+    return out
+
+
+def _part_for(state: AssistantState, tool: str) -> str:
+    """The part of a compound request a tool serves (the whole request otherwise)."""
+    parts = state.get("parts") or []
+    if len(parts) > 1:
+        for ask, t in parts:
+            if t == tool:
+                return ask
+    return state["question"]
+
+
+def _compose_parts(
+    state: AssistantState, artifacts: list[BaseModel], ctx: AgentContext, embedder: Any
+) -> Composed | None:
+    """A composed answer, one numbered paragraph per ask of a compound request."""
+    parts = state.get("parts") or []
+    if len(parts) < 2:
+        return compose(state["question"], artifacts, ctx, embedder)
+    texts: list[str] = []
+    cited: list[str] = []
+    for i, (ask, tool) in enumerate(parts, start=1):
+        kinds = _RESULT_TOOLS.get(tool, ())
+        mine = [a for a in artifacts if type(a).__name__ in kinds]
+        got = compose(ask, mine, ctx, embedder) if mine else None
+        text = got.text if got else f'I couldn\'t find anything for "{ask}".'
+        cited += [c for c in (got.cited if got else []) if c not in cited]
+        texts.append(f"{i}. {text}")
+    return Composed("\n".join(texts), cited)

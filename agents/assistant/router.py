@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 if TYPE_CHECKING:
-    from retrieval.embeddings import Embedder
+    from retrieval.index.embeddings import Embedder
 
 INTENTS_FILE = Path(__file__).with_name("intents.yaml")
 TOOLS = (

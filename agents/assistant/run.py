@@ -6,6 +6,7 @@ from the caller's identity, so one user can never load another's conversation by
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,27 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 
+from core.errors import InputError
 from tools.context import AgentContext
+
+#: The longest question accepted by default (setting ``MAILMIND_AGENT__MAX_QUESTION_CHARS``).
+DEFAULT_MAX_QUESTION_CHARS = 2000
+
+
+def check_question(question: object, max_chars: int | None = DEFAULT_MAX_QUESTION_CHARS) -> str:
+    """Validate a question before anything runs; returns it stripped.
+
+    An empty or blank question used to get generated text back ("I'm sorry for your loss"), and a
+    100 kB one ran every tool before the model rejected the prompt: both are input errors."""
+    if not isinstance(question, str) or not question.strip():
+        raise InputError("the question is empty: ask something, e.g. 'what did Kenji send today?'")
+    text = question.strip()
+    if max_chars is not None and len(text) > max_chars:
+        raise InputError(
+            f"the question is {len(text):,} characters long; the limit is {max_chars:,} "
+            "(MAILMIND_AGENT__MAX_QUESTION_CHARS)"
+        )
+    return text
 
 
 @dataclass(slots=True)
@@ -95,6 +116,7 @@ def stream_ask(
     conversation = conversation or uuid.uuid4().hex[:12]
     started = time.perf_counter()
     config = _config(ctx, conversation)
+    streamed = False
     for mode, payload in graph.stream(
         {"messages": [HumanMessage(content=question)]}, config=config, context=ctx,
         stream_mode=["updates", "messages"],
@@ -103,9 +125,17 @@ def stream_ask(
             chunk, meta = payload
             is_answer = meta.get("langgraph_node") == "answer"
             if isinstance(chunk, AIMessageChunk) and is_answer and chunk.content:
+                streamed = True
                 yield {"event": "token", "text": str(chunk.content)}
             continue
         for node, update in payload.items():
+            answer = update.get("answer") if isinstance(update, dict) else None
+            if node == "answer" and answer and not streamed:
+                # An answer composed by code (no model tokens) streams the same way, word by
+                # word, so clients render every answer alike.
+                for piece in re.findall(r"\S+\s*", answer):
+                    yield {"event": "token", "text": piece}
+                streamed = True
             yield {"event": "node", "node": node}
             for msg in (update or {}).get("messages", []) if isinstance(update, dict) else []:
                 if isinstance(msg, AIMessage) and msg.tool_calls:

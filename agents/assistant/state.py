@@ -39,5 +39,7 @@ class AssistantState(TypedDict, total=False):
     citations: list[str]
     #: Citations the model wrote that no tool returned (dropped, kept for observability).
     dropped_citations: list[str]
+    #: The asks of a compound request and the tool each routed to (one entry when simple).
+    parts: list[tuple[str, str]]
     #: Extra per-turn data for observers.
     meta: dict[str, Any]

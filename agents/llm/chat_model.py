@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.llm.structured import json_schema_for, tool_call_schema
 from agents.llm.types import ChatMessage, ChatRuntime, GenerationConfig, StreamDelta, Usage
+from core.tracing import in_current_context, traced_generation
 
 ToolLike = dict[str, Any] | type | Callable[..., Any] | BaseTool
 ToolChoice = Literal["auto", "any", "required", "none"] | str | bool | dict[str, Any] | None
@@ -321,7 +322,10 @@ class MailmindChatModel(StructuredChatMixin, BaseChatModel):  # type: ignore[mis
         )
         runtime = cast(ChatRuntime, self.runtime)
         meta = {"model_name": runtime.model_name, "runtime": runtime.kind}
-        deltas = runtime.stream(chat, config, cancel=cancel)
+        deltas = traced_generation(
+            runtime.stream(chat, config, cancel=cancel), model=runtime.model_name,
+            provider=runtime.kind, max_tokens=config.max_tokens, temperature=config.temperature,
+        )  # fmt: skip
         try:
             if not tools:
                 for delta in deltas:
@@ -435,7 +439,10 @@ class MailmindChatModel(StructuredChatMixin, BaseChatModel):  # type: ignore[mis
             finally:
                 put(None)
 
-        thread = threading.Thread(target=worker, name="mailmind-llm-astream", daemon=True)
+        # In the caller's context, so the generation span nests under the caller's span.
+        thread = threading.Thread(
+            target=in_current_context(worker), name="mailmind-llm-astream", daemon=True
+        )
         thread.start()
         try:
             while (item := await queue.get()) is not None:

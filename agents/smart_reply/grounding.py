@@ -1,7 +1,7 @@
 """Ground meeting chips in the user's calendar.
 
 "Works for me" is offered only when the calendar has no hard conflict at the proposed time;
-otherwise the chip proposes the best slot :func:`retrieval.calendar.freetime.find_free_time`
+otherwise the chip proposes the best slot :func:`retrieval.store.freetime.find_free_time`
 finds. What counts as a conflict follows freetime's rules (cancelled, transparent and declined
 events never block; tentative ones are soft). One extra rule: a confirmed event at that time
 that already involves the sender (as organizer or attendee) *is* the proposed meeting, so the
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from agents.smart_reply.schemas import CalendarCheck, CalendarStatus
 from agents.smart_reply.timeparse import FoundTime
-from retrieval.calendar.freetime import busy_from_events, find_free_time
+from retrieval.store.freetime import busy_from_events, find_free_time
 
 if TYPE_CHECKING:
-    from retrieval.calendar.store import CalendarStore
+    from retrieval.store.calendar import CalendarStore
 
 #: How far ahead an alternative slot may be proposed.
 ALTERNATIVE_HORIZON = timedelta(days=7)

@@ -25,7 +25,7 @@ import numpy as np
 
 from agents.smart_reply.responses import ResponseSet
 from core.errors import VectorIndexError
-from retrieval.embeddings import Embedder
+from retrieval.index.embeddings import Embedder
 
 log = logging.getLogger(__name__)
 _NAMESPACE = uuid.UUID("3b0f6a52-5f0e-4c1f-9d55-2f8b7e0c9a11")

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agents.safety.phishing import PhishingSignal
 from agents.smart_reply.responses import Intent, Polarity
 
 TriggerReason = Literal[
@@ -22,6 +23,7 @@ TriggerReason = Literal[
     "request",
     "thanks",
     "news",
+    "likely_phish",
 ]
 CalendarStatus = Literal["free", "tentative", "busy", "on_calendar", "past", "no_calendar"]
 
@@ -73,3 +75,7 @@ class SmartReplyResult(BaseModel):
     latency_ms: float = 0.0
     proposed_time: ProposedTime | None = None
     calendar_check: CalendarCheck | None = None
+    phishing: PhishingSignal | None = Field(
+        default=None,
+        description="Phishing/scam signal when any feature fired; a likely phish gets no chips.",
+    )

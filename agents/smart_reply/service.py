@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from agents.safety.phishing import assess, frequent_domains
 from agents.smart_reply.grounding import check_time
 from agents.smart_reply.index import ResponseIndex, open_response_index
 from agents.smart_reply.rank import GroundingContext, first_name, rank
@@ -26,13 +27,13 @@ from agents.smart_reply.timeparse import find_proposed_time, format_slot
 from agents.smart_reply.trigger import decide, is_sent_folder
 from core.errors import InputError, NotFoundError
 from core.types import Message
-from retrieval.embeddings import Embedder
+from retrieval.index.embeddings import Embedder
 from retrieval.store.base import check_user
 
 if TYPE_CHECKING:
-    from retrieval.calendar.store import CalendarStore
-    from retrieval.contacts.store import ContactStore
     from retrieval.store.base import Store
+    from retrieval.store.calendar import CalendarStore
+    from retrieval.store.contacts import ContactStore
 
 #: Characters of the message's own text that are embedded. MiniLM's cost grows with length
 #: (the p95 budget is 50 ms on CPU; on the shared 2-core box 400 chars cost ~70 ms, 256 ~45 ms),
@@ -83,6 +84,7 @@ class SmartReplier:
         self.responses = responses or load_responses()
         self.index = index or open_response_index(self.responses, embedder, data_dir)
         self._user_emails: dict[tuple[int, str], frozenset[str]] = {}
+        self._domains: dict[tuple[int, str], frozenset[str]] = {}
         self._zones: dict[str, tzinfo] = {}
 
     def close(self) -> None:
@@ -105,6 +107,15 @@ class SmartReplier:
                             senders[m.sender.email.lower()] += 1
             self._user_emails[key] = frozenset(senders)
         return self._user_emails[key]
+
+    def known_domains(self, store: Store | None, user: str) -> frozenset[str]:
+        """Domains of the user's frequent correspondents (what a look-alike sender imitates)."""
+        if store is None:
+            return frozenset()
+        key = (id(store), user)
+        if key not in self._domains:
+            self._domains[key] = frozenset(frequent_domains(store.list_messages(user, limit=500)))
+        return self._domains[key]
 
     def user_zone(self, user: str, around: datetime) -> tzinfo:
         """The user's zone: the zone of their calendar's events (mail dates are stored in UTC)."""
@@ -171,12 +182,19 @@ class SmartReplier:
         sender = message.sender.email.lower() if message.sender else ""
 
         found_time = find_proposed_time(f"{message.subject}\n{message.new_text}", ref, zone)
-        decision = decide(message, user_emails=emails, meeting_request=found_time is not None)
+        signal = assess(message, known_domains=self.known_domains(store, user))
+        decision = decide(
+            message,
+            user_emails=emails,
+            meeting_request=found_time is not None,
+            phishing=signal,
+        )
         result = SmartReplyResult(
             message_id=message.id,
             triggered=decision.triggered,
             reason=decision.reason,
             detail=decision.detail,
+            phishing=signal if signal.reasons else None,
         )
         if not decision.triggered:
             result.latency_ms = (time.perf_counter() - t0) * 1000

@@ -4,6 +4,8 @@ Gmail's Smart Reply first decides *whether* to suggest; most mail should get not
 run cheapest and most certain first, and the first one that decides wins:
 
 1. the user's own mail (sent folder, or sent from one of the user's addresses);
+   then a likely phish (:mod:`agents.safety.phishing`): no chip that agrees to act on it
+   ("Sure, I'll send it over"), the reasons are shown instead;
 2. automatic replies (``Auto-Submitted: auto-replied`` (RFC 3834), out-of-office subjects);
 3. other automated mail (``Auto-Submitted`` other than ``no``);
 4. mailing lists (``List-Id``, ``List-Unsubscribe``, ``List-Post``; RFC 2369/2919);
@@ -18,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from agents.safety.phishing import PhishingSignal
 from agents.smart_reply.schemas import TriggerDecision
 from core.types import Message
 
@@ -69,17 +72,25 @@ def _asks(text: str) -> tuple[str, str] | None:
 
 
 def decide(
-    message: Message, *, user_emails: Collection[str] = (), meeting_request: bool = False
+    message: Message,
+    *,
+    user_emails: Collection[str] = (),
+    meeting_request: bool = False,
+    phishing: PhishingSignal | None = None,
 ) -> TriggerDecision:
     """Decide whether ``message`` should get chips; see the module docstring for the order.
 
     ``user_emails`` are the user's own addresses (lower case); ``meeting_request`` says a
-    proposed meeting time was found in the text.
+    proposed meeting time was found in the text; ``phishing`` is the message's scam signal.
     """
     sender = message.sender.email.lower() if message.sender else ""
     headers = message.headers
     if is_sent_folder(message.folder) or (sender and sender in user_emails):
         return TriggerDecision(triggered=False, reason="own_message", detail="sent by the user")
+    if phishing is not None and phishing.likely_phish:
+        # Every chip agrees, declines or asks back: none is a safe answer to a scam.
+        detail = f"likely phishing (score {phishing.score:.2f}): " + "; ".join(phishing.reasons)
+        return TriggerDecision(triggered=False, reason="likely_phish", detail=detail)
     auto = headers.get("auto-submitted", "").strip().lower()
     if auto.startswith("auto-replied") or _AUTO_REPLY_SUBJECT.search(message.subject):
         detail = f"Auto-Submitted: {auto}" if auto else f"subject {message.subject!r}"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from retrieval.embeddings import Embedder
+    from retrieval.index.embeddings import Embedder
 
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n{2,}|\n(?=[-*•]\s)")
 _NUMBER = re.compile(r"\d[\d,./:-]*\d|\d")

@@ -13,17 +13,26 @@
    closeness to the thread's centroid, earliest first on ties) and say so in the result.
 
 Dates and deadlines are found in the summary and action items by rule, each with its citation.
+
+Mail text is sanitised (:mod:`agents.safety.sanitize`), and a sentence or action item that
+instructs the reader is attributed to its sender ("Greg asks you to wire ...",
+:mod:`.attribution`) so it never reads as the assistant's advice; text aimed at an AI assistant
+is quoted, never an action item. Likely phishing in the thread is listed in ``warnings``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from agents.safety.phishing import SafetyWarning, assess, frequent_domains
+from agents.safety.sanitize import sanitize_text
+from agents.summarize.attribution import attribute, is_injection, sender_label
 from agents.summarize.faithfulness import FaithfulnessChecker, split_sentences
 from core.errors import NotFoundError
 from core.types import Message
@@ -32,7 +41,7 @@ from prompts import render
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from retrieval.embeddings import Embedder
+    from retrieval.index.embeddings import Embedder
     from retrieval.store.base import Store
 
 
@@ -109,6 +118,9 @@ class ThreadSummary(BaseModel):
     action_items: list[ActionItem]
     dates: list[DateMention]
     dropped_sentences: list[SummarySentence] = Field(default_factory=list)
+    warnings: list[SafetyWarning] = Field(
+        default_factory=list, description="Messages of the thread that look like phishing."
+    )
 
 
 class MessageSummary(BaseModel):
@@ -171,9 +183,13 @@ def summarize_messages(
     embedder: Embedder,
     max_sentences: int = 5,
     max_chars: int = 6000,
+    known_domains: Collection[str] = (),
 ) -> ThreadSummary:
-    """Summarise ``messages`` (one thread, oldest first); see the module docstring."""
+    """Summarise ``messages`` (one thread, oldest first); see the module docstring.
+
+    ``known_domains`` are the user's correspondents' domains (look-alikes of them are flagged)."""
     checker = FaithfulnessChecker(embedder)
+    by_id = {m.id: m for m in messages}
     texts = {m.id: (m.new_text or m.body_text) for m in messages}
     drafts: list[tuple[DraftSentence | DraftAction, list[str]]] = []
     map_reduce = sum(len(t) for t in texts.values()) > max_chars
@@ -209,6 +225,7 @@ def summarize_messages(
     kept: list[SummarySentence] = []
     dropped: list[SummarySentence] = []
     actions: list[ActionItem] = []
+    unsupported = 0
     for item, cites in drafts:
         support = checker.check(item.text, [texts[c] for c in cites])
         sentence = SummarySentence(
@@ -217,16 +234,26 @@ def summarize_messages(
         )  # fmt: skip
         if not support.supported or not cites:
             dropped.append(sentence)
-        elif isinstance(item, DraftAction):
-            actions.append(ActionItem(text=sentence.text, citations=cites, due=item.due))
-        elif len(kept) < max_sentences and sentence.text not in {k.text for k in kept}:
+            unsupported += isinstance(item, DraftSentence)
+            continue
+        who = sender_label(by_id.get(cites[0]))
+        sentence.text = sanitize_text(sentence.text)
+        if isinstance(item, DraftAction):
+            # Text aimed at an AI assistant is something the email says, not a task.
+            if is_injection(item.text):
+                dropped.append(sentence)
+                continue
+            text = attribute(sentence.text, who, questions=True)
+            actions.append(ActionItem(text=text, citations=cites, due=item.due))
+            continue
+        sentence.text = attribute(sentence.text, who)
+        if len(kept) < max_sentences and sentence.text not in {k.text for k in kept}:
             kept.append(sentence)
     method: Literal["abstractive", "extractive"] = "abstractive"
     if len(kept) < 2:
         if reason is None:
-            reason = (
-                f"{len(dropped)} of {len(drafts)} model sentences failed the faithfulness check"
-            )
+            written = sum(1 for item, _ in drafts if isinstance(item, DraftSentence))
+            reason = _fallback_reason(written, len(kept), unsupported)
         kept = extractive_summary(messages, embedder, max_sentences=min(4, max_sentences))
         method = "extractive"
         if not actions:
@@ -235,8 +262,34 @@ def summarize_messages(
         thread_id=thread_id, subject=subject, message_count=len(messages), method=method,
         fallback_reason=reason if method == "extractive" else None, map_reduce=map_reduce,
         sentences=kept, action_items=actions[:6], dates=_dates(kept, actions, messages),
-        dropped_sentences=dropped,
+        dropped_sentences=dropped, warnings=_warnings(messages, known_domains),
     )  # fmt: skip
+
+
+def _warnings(messages: list[Message], known_domains: Collection[str]) -> list[SafetyWarning]:
+    out: list[SafetyWarning] = []
+    for m in messages:
+        signal = assess(m, known_domains=known_domains)
+        if signal.likely_phish:
+            out.append(SafetyWarning(message_id=m.id, score=signal.score, reasons=signal.reasons))
+    return out
+
+
+def _fallback_reason(written: int, kept: int, unsupported: int) -> str:
+    """Why the model's summary was not used, stated plainly (2 supported sentences are needed).
+
+    The old wording, "0 of 1 model sentences failed the faithfulness check", read as a
+    contradiction when the model simply wrote too few sentences."""
+    if written == 0:
+        return "the model wrote no summary sentences"
+    if unsupported:
+        return (
+            f"{unsupported} of the model's {written} sentences cited no message or were not "
+            f"supported by the messages they cite, leaving {kept}; at least 2 are needed"
+        )
+    if written >= 2:
+        return f"the model's {written} sentences repeat each other, leaving {kept} different one"
+    return "the model wrote only 1 sentence; at least 2 are needed"
 
 
 def summarize_thread(
@@ -256,9 +309,10 @@ def summarize_thread(
     if found is None:
         raise NotFoundError(f"no thread {thread_id!r} for user {user!r}")
     thread, messages = found
+    known = frequent_domains(store.list_messages(user, limit=300))
     return summarize_messages(
         thread.id, thread.subject, messages, model=model, embedder=embedder,
-        max_sentences=max_sentences,
+        max_sentences=max_sentences, known_domains=known,
     )  # fmt: skip
 
 
@@ -268,7 +322,7 @@ def extractive_summary(
     """Sentences closest to the thread's centroid, in thread order, each citing its message."""
     candidates: list[tuple[str, str, int]] = []
     for order, m in enumerate(messages):
-        for s in split_sentences(m.new_text or m.body_text):
+        for s in split_sentences(sanitize_text(m.new_text or m.body_text)):
             if 4 <= len(s.split()) <= 60:
                 candidates.append((s, m.id, order))
     if not candidates:
@@ -286,9 +340,10 @@ def extractive_summary(
         if len(chosen) >= max_sentences:
             break
     chosen.sort(key=lambda i: (candidates[i][2], i))
+    senders = {m.id: sender_label(m) for m in messages}
     return [
-        SummarySentence(text=candidates[i][0], citations=[candidates[i][1]],
-                        similarity=round(float(scores[i]), 3))
+        SummarySentence(text=attribute(candidates[i][0], senders[candidates[i][1]]),
+                        citations=[candidates[i][1]], similarity=round(float(scores[i]), 3))
         for i in chosen
     ]  # fmt: skip
 
@@ -296,10 +351,13 @@ def extractive_summary(
 def _rule_actions(messages: list[Message]) -> list[ActionItem]:
     out: list[ActionItem] = []
     for m in messages:
-        for s in split_sentences(m.new_text or m.body_text):
-            if _ACTION_CUE.search(s) and len(s.split()) <= 40:
-                due = _DATE_TEXT.search(s)
-                out.append(ActionItem(text=s, citations=[m.id], due=due.group(0) if due else None))
+        for s in split_sentences(sanitize_text(m.new_text or m.body_text)):
+            # A fake SYSTEM line or "ignore previous instructions" is not a task for the user.
+            if _ACTION_CUE.search(s) and len(s.split()) <= 40 and not is_injection(s):
+                found = _DATE_TEXT.search(s)
+                due = found.group(0) if found else None
+                text = attribute(s, sender_label(m), questions=True)
+                out.append(ActionItem(text=text, citations=[m.id], due=due))
     return out[-5:]
 
 

@@ -35,12 +35,12 @@ from core.settings import Settings
 from core.types import Message
 from evals.retrieval.datasets import read_aeslc, read_distractors
 from evals.retrieval.suite import _QueryCache
-from retrieval.embeddings import Embedder, load_embedder
 from retrieval.index.base import ChunkPoint, SearchFilters, VectorIndex, VectorQuery, point_id
 from retrieval.index.chunking import Chunk, chunk_message
+from retrieval.index.embeddings import Embedder, load_embedder
 from retrieval.index.indexer import IndexingConfig, index_messages
-from retrieval.search import FusionConfig, Searcher
-from retrieval.sparse import SparseVec
+from retrieval.index.search import FusionConfig, Searcher
+from retrieval.index.sparse import SparseVec
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 ENRON = SHARED / "mail" / "enron_maildir"

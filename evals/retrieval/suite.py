@@ -1,7 +1,7 @@
 """Retrieval quality eval: index a dataset into a fresh Qdrant Edge shard, query, score.
 
 Runs through the product's own code: :func:`retrieval.index.index_messages` into an
-:class:`~retrieval.index.edge.EdgeIndex`, then :class:`~retrieval.search.Searcher`. For each
+:class:`~retrieval.index.edge.EdgeIndex`, then :class:`~retrieval.index.search.Searcher`. For each
 query the candidate lists are fetched once and every fusion variant ranks the same candidates
 (``Searcher.rank``), so variants differ only in fusion. ``dense`` and ``sparse`` are the
 single-method searches; ``hybrid`` is the configured default; the others are the alternatives
@@ -29,9 +29,9 @@ from evals.retrieval.datasets import (
     read_distractors,
 )
 from evals.retrieval.metrics import ndcg_at, recall_at, reciprocal_rank, summarize
-from retrieval.embeddings import Embedder, load_embedder
+from retrieval.index.embeddings import Embedder, load_embedder
 from retrieval.index.indexer import IndexingConfig, index_messages
-from retrieval.search import FusionConfig, FusionMethod, Mode, Searcher
+from retrieval.index.search import FusionConfig, FusionMethod, Mode, Searcher
 
 EVAL_USER = "eval"
 K = 10

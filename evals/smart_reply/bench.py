@@ -49,7 +49,7 @@ def summarize(latencies: list[float]) -> dict[str, float | int]:
 def enron_sample(root: Path = ENRON_ROOT, n: int = 200) -> list[Any]:
     """Every k-th message of the mailboxes' ``inbox`` folders, parsed (deterministic)."""
     from core.errors import ParseError
-    from retrieval.mail.parse import parse_message
+    from retrieval.sources.mail.parse import parse_message
 
     files = sorted(p for box in sorted(root.glob("*/inbox")) for p in box.rglob("*") if p.is_file())
     if not files or n <= 0:
@@ -74,7 +74,7 @@ def run_reply_bench(
     """Run the benchmark; returns the JSON report (see the module docstring)."""
     from agents.smart_reply.service import SmartReplier
     from api.services import Services
-    from retrieval.embeddings import load_embedder
+    from retrieval.index.embeddings import load_embedder
 
     log = progress or (lambda _m: None)
     if threads is not None:

@@ -92,7 +92,7 @@ def guess_intent(text: str) -> str:
 
 def mine_replies(root: Path, *, max_words: int = 25) -> tuple[list[MinedReply], Counter[str]]:
     """Short sent replies with their parent present, deduplicated; plus funnel counts."""
-    from retrieval.mail.parse import parse_message
+    from retrieval.sources.mail.parse import parse_message
 
     counts: Counter[str] = Counter()
     replies: list[MinedReply] = []
@@ -149,7 +149,7 @@ def cluster(texts: list[str], *, threshold: float = 0.5) -> list[int]:
     from sklearn.cluster import AgglomerativeClustering
 
     from core.settings import EmbeddingSettings
-    from retrieval.embeddings import load_embedder
+    from retrieval.index.embeddings import load_embedder
 
     if len(texts) < 2:
         return [0] * len(texts)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-    from retrieval.embeddings import Embedder
+    from retrieval.index.embeddings import Embedder
 
 
 def read_aeslc(folder: Path, limit: int | None = None) -> list[tuple[str, str, list[str]]]:

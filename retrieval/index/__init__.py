@@ -58,7 +58,7 @@ def open_index(
     encoder itself is not loaded).
     """
     if dim is None or model is None:
-        from retrieval.embeddings import model_identity
+        from retrieval.index.embeddings import model_identity
 
         name, size = model_identity(settings.embeddings)
         dim = size if dim is None else dim
@@ -74,7 +74,12 @@ def open_index(
     if cfg.backend == "edge":
         from retrieval.index.edge import EdgeIndex
 
-        return EdgeIndex(settings.index_dir / cfg.collection, **common)  # type: ignore[arg-type]
+        return EdgeIndex(
+            settings.index_dir / cfg.collection,
+            lock_timeout_s=cfg.lock_timeout_s,
+            linger_s=cfg.lock_linger_s,
+            **common,  # type: ignore[arg-type]
+        )
     if not cfg.url:
         raise ConfigError("MAILMIND_INDEX__URL must be set for the `server` index backend")
     from qdrant_client import QdrantClient

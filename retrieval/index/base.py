@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from core.errors import InputError
-from retrieval.sparse import SparseVec
+from retrieval.index.sparse import SparseVec
 
 DENSE: Literal["dense"] = "dense"
 SPARSE: Literal["sparse"] = "sparse"

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import shutil
 import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +49,20 @@ from retrieval.index.base import (
     filter_conditions,
     rfc3339,
 )
-from retrieval.sparse import SparseVec
+from retrieval.index.lock import ShardLock
+from retrieval.index.sparse import SparseVec
+
+log = logging.getLogger("mailmind.index")
 
 META_FILE = "mailmind_index.json"
 USERS_DIR = "users"
 _SCROLL_PAGE = 1024
 #: Written by Qdrant Edge when a shard is created; its presence means "a shard lives here".
 _SHARD_CONFIG = "edge_config.json"
+#: How often idle shards are checked for closing (and for another process waiting on them).
+_REAP_TICK_S = 0.2
+#: After letting go for a waiting process, wait this long before taking the shard back.
+_YIELD_GRACE_S = 0.3
 
 
 def _schema(kind: str) -> Any:
@@ -131,11 +142,38 @@ def _dense_of(vector: Any) -> np.ndarray | None:
     return None
 
 
+class _Slot:
+    """One user's shard as seen by this process: open (and locked against other processes)
+    while some thread uses it, plus a short linger, then flushed, closed and unlocked."""
+
+    __slots__ = ("folder", "idle_since", "lock", "mutex", "refs", "shard", "write", "yielded_at")
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        #: Guards ``shard``, ``lock`` and ``refs``; held while the shard is opened or closed.
+        self.mutex = threading.RLock()
+        #: Serialises writes (and :meth:`EdgeIndex.hold` sessions) between threads.
+        self.write = threading.RLock()
+        self.shard: qe.EdgeShard | None = None
+        self.lock: ShardLock | None = None
+        #: Operations (and holds) in progress; the shard is only closed at zero.
+        self.refs = 0
+        self.idle_since = 0.0
+        #: When this process last let go of the shard because another one was waiting.
+        self.yielded_at = -1e9
+
+
 class EdgeIndex:
     """:class:`~retrieval.index.base.VectorIndex` on Qdrant Edge, one shard per user.
 
-    Shards open lazily on first use and stay open until :meth:`close`; reads of a user with no
-    shard return nothing without creating one.
+    Reads of a user with no shard return nothing without creating one. Qdrant Edge lets one
+    process open a shard at a time, so processes take turns (one writer, many readers, one
+    after the other): an operation takes the shard's :class:`~retrieval.index.lock.ShardLock`
+    and opens the shard, and when no thread has used it for ``linger_s`` seconds it is
+    flushed, closed and unlocked, so another process (a search while ``mailmind ingest``
+    indexes, a second ingest) gets its turn within a write batch. Waiting for the lock is
+    announced and bounded by ``lock_timeout_s``. ``linger_s=None`` keeps shards open until
+    :meth:`close` (benchmarks, single-process tools).
     """
 
     def __init__(
@@ -147,17 +185,23 @@ class EdgeIndex:
         hnsw_m: int = 16,
         hnsw_ef_construct: int = 200,
         hnsw_ef: int = 192,
+        lock_timeout_s: float = 600.0,
+        linger_s: float | None = None,
     ) -> None:
         self._path = Path(path)
         self._dim = dim
         self._hnsw_m = hnsw_m
         self._hnsw_ef_construct = hnsw_ef_construct
         self._hnsw_ef = hnsw_ef
-        # Edge serialises writes within a shard, but our read-modify-write paths (upsert after
-        # delete) and shard creation must not interleave between threads of one process.
+        self._lock_timeout_s = lock_timeout_s
+        self._linger_s = linger_s
+        # Guards the slot table, the dirty set and the reaper thread; never held while waiting
+        # for another process.
         self._lock = threading.RLock()
-        self._shards: dict[str, qe.EdgeShard] = {}
+        self._slots: dict[str, _Slot] = {}
         self._dirty: set[str] = set()
+        self._reaper: threading.Thread | None = None
+        self._stop = threading.Event()
         self._check_meta(model)
 
     @property
@@ -191,10 +235,14 @@ class EdgeIndex:
                     f"{self._path} is not empty but has no {META_FILE}: not a mailmind index "
                     "(or an older layout); run `mailmind index --rebuild`"
                 )
-            (self._path / USERS_DIR).mkdir(parents=True, exist_ok=True)
-            meta_path.write_text(
-                json.dumps({"model": model, "dim": self._dim, "schema": SCHEMA_VERSION})
-            )
+            # Two processes may create the index at once: the meta file appears whole (written
+            # beside the folder, then renamed in) before the users folder, so neither ever sees
+            # a non-empty folder without it.
+            self._path.mkdir(parents=True, exist_ok=True)
+            tmp = self._path.parent / f".{self._path.name}.{os.getpid()}.{META_FILE}"
+            tmp.write_text(json.dumps({"model": model, "dim": self._dim, "schema": SCHEMA_VERSION}))
+            tmp.replace(meta_path)
+            (self._path / USERS_DIR).mkdir(exist_ok=True)
         except (OSError, ValueError) as exc:
             raise VectorIndexError(f"cannot open Qdrant Edge index at {self._path}: {exc}") from exc
 
@@ -228,39 +276,170 @@ class EdgeIndex:
             ),
         )
 
-    def _shard(self, user: str, *, create: bool) -> qe.EdgeShard | None:
+    # -- opening, sharing and closing shards -------------------------------------------------
+
+    def _slot(self, user: str) -> _Slot:
         if not user:
             raise VectorIndexError("every index operation needs a user")
-        shard = self._shards.get(user)
-        if shard is not None:
-            return shard
-        with self._lock:
-            shard = self._shards.get(user)
-            if shard is not None:
-                return shard
-            folder = self._path / USERS_DIR / user_dir_name(user)
+        return self._slot_at(user_dir_name(user))
+
+    def _slot_at(self, dir_name: str) -> _Slot:
+        slot = self._slots.get(dir_name)
+        if slot is None:
+            with self._lock:
+                slot = self._slots.setdefault(dir_name, _Slot(self._path / USERS_DIR / dir_name))
+        return slot
+
+    def _open(self, slot: _Slot, *, create: bool) -> bool:
+        """Lock and open ``slot``'s shard (creating it if asked); whether there is one."""
+        folder = slot.folder
+        if not create and not (folder / _SHARD_CONFIG).is_file():
+            return False  # no shard: nothing to read, and no lock file left behind
+        lock = ShardLock(folder, timeout_s=self._lock_timeout_s, what="index")
+        # Just let go for a waiting process: give it time to take the lock before we take it
+        # back (flock is not fair; the waiter polls).
+        grace = _YIELD_GRACE_S - (time.monotonic() - slot.yielded_at)
+        if grace > 0:
+            time.sleep(grace)
+        try:
+            if create:
+                folder.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+        except FileNotFoundError:
+            if create:
+                raise VectorIndexError(f"shard folder {folder} vanished while opening") from None
+            return False  # deleted meanwhile (mailmind users delete)
+        except OSError as exc:
+            raise VectorIndexError(f"cannot lock Qdrant Edge shard at {folder}: {exc}") from exc
+        try:
+            if (folder / _SHARD_CONFIG).is_file():
+                shard = qe.EdgeShard.load(str(folder))
+            elif not create:
+                lock.release()
+                return False
+            else:
+                shard = qe.EdgeShard.create(str(folder), self._config())
+                for name, kind in PAYLOAD_INDEXES.items():
+                    shard.update(qe.UpdateOperation.create_field_index(name, _schema(kind)))
+        except Exception as exc:  # the binding raises plain Exception subclasses
+            lock.release()
+            raise VectorIndexError(f"cannot open Qdrant Edge shard at {folder}: {exc}") from exc
+        slot.shard, slot.lock = shard, lock
+        return True
+
+    def _acquire(self, slot: _Slot, *, create: bool) -> qe.EdgeShard | None:
+        with slot.mutex:
+            if slot.shard is None and not self._open(slot, create=create):
+                return None
+            slot.refs += 1
+            return slot.shard
+
+    def _release(self, slot: _Slot) -> None:
+        with slot.mutex:
+            slot.refs -= 1
+            if slot.refs > 0:
+                return
+            slot.idle_since = time.monotonic()
+            if self._linger_s is None or slot.shard is None:
+                return
+            if self._linger_s <= 0:
+                self._close_slot(slot)
+            else:
+                self._start_reaper()
+
+    @contextmanager
+    def _use(self, slot: _Slot, *, create: bool = False) -> Iterator[qe.EdgeShard | None]:
+        """The open shard of ``slot`` for one operation (``None``: the user has no shard)."""
+        shard = self._acquire(slot, create=create)
+        if shard is None:
+            yield None
+            return
+        try:
+            yield shard
+        finally:
+            self._release(slot)
+
+    @contextmanager
+    def hold(self, user: str) -> Iterator[None]:
+        """Keep ``user``'s shard to this caller for several operations: other threads' writes
+        and other processes wait until the block ends (a delete-then-upsert is never seen
+        half done). The shard is opened by the first operation inside, not here."""
+        slot = self._slot(user)
+        with slot.write:
+            with slot.mutex:
+                slot.refs += 1
             try:
-                if (folder / _SHARD_CONFIG).is_file():
-                    shard = qe.EdgeShard.load(str(folder))
-                elif not create:
-                    return None
-                else:
-                    folder.mkdir(parents=True, exist_ok=True)
-                    shard = qe.EdgeShard.create(str(folder), self._config())
-                    for name, kind in PAYLOAD_INDEXES.items():
-                        shard.update(qe.UpdateOperation.create_field_index(name, _schema(kind)))
-            except Exception as exc:  # the binding raises plain Exception subclasses
-                raise VectorIndexError(f"cannot open Qdrant Edge shard at {folder}: {exc}") from exc
-            self._shards[user] = shard
-            return shard
+                yield
+            finally:
+                self._release(slot)
+
+    def _close_slot(self, slot: _Slot) -> None:
+        """Flush, close and unlock (``slot.mutex`` held)."""
+        shard, lock = slot.shard, slot.lock
+        slot.shard, slot.lock = None, None
+        try:
+            if shard is not None:
+                shard.flush()
+                shard.close()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _start_reaper(self) -> None:
+        with self._lock:
+            if self._reaper is not None and self._reaper.is_alive():
+                return
+            self._stop.clear()
+            self._reaper = threading.Thread(
+                target=self._reap, name="edge-shard-reaper", daemon=True
+            )
+            self._reaper.start()
+
+    def _reap(self) -> None:
+        """Close shards nobody used for ``linger_s``, or nobody uses while another process
+        waits for them; ends when none is left open."""
+        linger = self._linger_s or 0.0
+        while not self._stop.wait(min(max(linger / 4, 0.01), _REAP_TICK_S)):
+            now = time.monotonic()
+            open_left = False
+            with self._lock:
+                slots = list(self._slots.values())
+            for slot in slots:
+                # Never wait here: a thread may hold this mutex while it waits (minutes) for
+                # another process's lock, and the other shards must still be let go.
+                if not slot.mutex.acquire(blocking=False):
+                    open_left = True
+                    continue
+                try:
+                    if slot.shard is None:
+                        continue
+                    if slot.refs == 0 and now - slot.idle_since >= linger:
+                        self._close_slot(slot)
+                    elif slot.refs == 0 and slot.lock is not None and slot.lock.wanted():
+                        self._close_slot(slot)
+                        slot.yielded_at = time.monotonic()
+                    else:
+                        open_left = True
+                except Exception:  # a reaper must outlive one bad shard
+                    log.exception("closing Qdrant Edge shard %s failed", slot.folder)
+                finally:
+                    slot.mutex.release()
+            if not open_left:
+                with self._lock:
+                    if not any(s.shard is not None for s in self._slots.values()):
+                        self._reaper = None
+                        return
+
+    # -- writes -------------------------------------------------------------------------------
 
     def _update(self, user: str, op: Any, *, create: bool = False) -> None:
-        with self._lock:
-            shard = self._shard(user, create=create)
+        slot = self._slot(user)
+        with slot.write, self._use(slot, create=create) as shard:
             if shard is None:
                 return
             shard.update(op)
-            self._dirty.add(user)
+            with self._lock:
+                self._dirty.add(user)
 
     def upsert(self, user: str, points: Sequence[ChunkPoint]) -> None:
         if not points:
@@ -299,21 +478,38 @@ class EdgeIndex:
         self._update(user, qe.UpdateOperation.delete_points_by_filter(flt))
 
     def delete_user(self, user: str) -> None:
-        with self._lock:
-            shard = self._shards.pop(user, None)
-            if shard is not None:
-                shard.close()
-            self._dirty.discard(user)
-            shutil.rmtree(self._path / USERS_DIR / user_dir_name(user), ignore_errors=True)
+        slot = self._slot(user)
+        with slot.write, slot.mutex:
+            lock = slot.lock
+            if slot.shard is not None:
+                slot.shard.close()  # keep our lock until the folder is gone
+            elif slot.folder.is_dir():
+                lock = ShardLock(slot.folder, timeout_s=self._lock_timeout_s, what="index")
+                try:
+                    lock.acquire()
+                except FileNotFoundError:
+                    lock = None
+            slot.shard, slot.lock = None, None
+            try:
+                shutil.rmtree(slot.folder, ignore_errors=True)
+            finally:
+                if lock is not None:
+                    lock.release()
+            with self._lock:
+                self._dirty.discard(user)
+
+    # -- reads --------------------------------------------------------------------------------
 
     def get_payloads(
         self, user: str, point_ids: Sequence[PointId]
     ) -> dict[PointId, dict[str, Any]]:
-        shard = self._shard(user, create=False)
-        if not point_ids or shard is None:
+        if not point_ids:
             return {}
         wanted = {_uuid(p): p for p in point_ids}
-        records = shard.retrieve(list(wanted), with_payload=True, with_vector=False)
+        with self._use(self._slot(user)) as shard:
+            if shard is None:
+                return {}
+            records = shard.retrieve(list(wanted), with_payload=True, with_vector=False)
         out: dict[PointId, dict[str, Any]] = {}
         for rec in records:
             payload = rec.payload or {}
@@ -323,24 +519,24 @@ class EdgeIndex:
         return out
 
     def message_hashes(self, user: str) -> dict[str, str]:
-        shard = self._shard(user, create=False)
-        if shard is None:
-            return {}
         flt = qe.Filter(must=[_match("user", user), _match("chunk", 0)])
         selector = qe.PayloadSelector.Include(["message_id", "text_hash"])
         out: dict[str, str] = {}
         offset: Any = None
-        while True:
-            records, offset = shard.scroll(
-                qe.ScrollRequest(
-                    offset=offset, limit=_SCROLL_PAGE, filter=flt, with_payload=selector
+        with self._use(self._slot(user)) as shard:
+            if shard is None:
+                return {}
+            while True:
+                records, offset = shard.scroll(
+                    qe.ScrollRequest(
+                        offset=offset, limit=_SCROLL_PAGE, filter=flt, with_payload=selector
+                    )
                 )
-            )
-            for rec in records:
-                payload = rec.payload or {}
-                out[str(payload.get("message_id"))] = str(payload.get("text_hash", ""))
-            if offset is None:
-                return out
+                for rec in records:
+                    payload = rec.payload or {}
+                    out[str(payload.get("message_id"))] = str(payload.get("text_hash", ""))
+                if offset is None:
+                    return out
 
     def _request(self, must: list[Any], q: VectorQuery) -> qe.QueryRequest:
         vector: Any
@@ -366,9 +562,7 @@ class EdgeIndex:
     ) -> list[list[ScoredChunk]]:
         if not queries:
             return []
-        shard = self._shard(user, create=False)
-        if shard is None:
-            return [[] for _ in queries]
+        slot = self._slot(user)
         conds = filter_conditions(user, filters)
         # The shard holds this user's points only, so the user condition (always first) would
         # be checked on every visited HNSW node for nothing (~0.3 ms per query at 100k). The
@@ -376,10 +570,13 @@ class EdgeIndex:
         assert conds[0] == Match("user", user)
         must = [_condition(c) for c in conds[1:]]
         requests = [self._request(must, q) for q in queries]
-        try:
-            results = shard.query_batch(qe.QueryBatchRequest(requests))
-        except Exception as exc:
-            raise VectorIndexError(f"Qdrant Edge query failed: {exc}") from exc
+        with self._use(slot) as shard:
+            if shard is None:
+                return [[] for _ in queries]
+            try:
+                results = shard.query_batch(qe.QueryBatchRequest(requests))
+            except Exception as exc:
+                raise VectorIndexError(f"Qdrant Edge query failed: {exc}") from exc
         return [_hits(q, hits) for q, hits in zip(queries, results, strict=True)]
 
     def _all_users(self) -> list[Path]:
@@ -390,37 +587,39 @@ class EdgeIndex:
 
     def count(self, user: str | None = None) -> int:
         if user is not None:
-            shard = self._shard(user, create=False)
-            if shard is None:
-                return 0
             flt = qe.Filter(must=[_match("user", user)])
-            return int(shard.count(qe.CountRequest(filter=flt, exact=True)))
-        with self._lock:
-            open_dirs = {user_dir_name(u): s for u, s in self._shards.items()}
-            total = 0
-            for folder in self._all_users():
-                shard = open_dirs.get(folder.name)
-                if shard is None:  # not opened by this process: open just to count
-                    tmp = qe.EdgeShard.load(str(folder))
-                    total += int(tmp.count(qe.CountRequest(exact=True)))
-                    tmp.close()
-                else:
+            with self._use(self._slot(user)) as shard:
+                return (
+                    0
+                    if shard is None
+                    else int(shard.count(qe.CountRequest(filter=flt, exact=True)))
+                )
+        total = 0
+        for folder in self._all_users():
+            with self._use(self._slot_at(folder.name)) as shard:
+                if shard is not None:
                     total += int(shard.count(qe.CountRequest(exact=True)))
-            return total
+        return total
 
     def optimize(self) -> None:
         """Merge segments and build HNSW in every shard written since the last call."""
         with self._lock:
-            for user in sorted(self._dirty):
-                shard = self._shards.get(user)
+            users = sorted(self._dirty)
+            self._dirty.clear()
+        for user in users:
+            slot = self._slot(user)
+            with slot.write, self._use(slot) as shard:
                 if shard is not None:
                     shard.optimize()
-            self._dirty.clear()
 
     def info(self, user: str | None = None) -> dict[str, int]:
-        """Points, segments and HNSW-indexed vectors of one user's shard or all open shards."""
-        shards = [self._shards[user]] if user in self._shards else list(self._shards.values())
-        infos = [s.info() for s in shards]
+        """Points, segments and HNSW-indexed vectors of one user's shard or of all shards."""
+        slots = [self._slot(user)] if user else [self._slot_at(p.name) for p in self._all_users()]
+        infos = []
+        for slot in slots:
+            with self._use(slot) as shard:
+                if shard is not None:
+                    infos.append(shard.info())
         return {
             "shards": len(infos),
             "points": sum(i.points_count for i in infos),
@@ -429,8 +628,13 @@ class EdgeIndex:
         }
 
     def close(self) -> None:
+        """Flush, close and unlock every shard this process has open."""
+        self._stop.set()
         with self._lock:
-            for shard in self._shards.values():
-                shard.flush()
-                shard.close()
-            self._shards.clear()
+            reaper, self._reaper = self._reaper, None
+            slots = list(self._slots.values())
+        if reaper is not None and reaper is not threading.current_thread():
+            reaper.join(timeout=5)
+        for slot in slots:
+            with slot.mutex:
+                self._close_slot(slot)

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from core.types import Message
-from retrieval.embeddings import Embedder
 from retrieval.index.base import ChunkPoint, VectorIndex, point_id
 from retrieval.index.chunking import chunk_message, digest, message_payload
-from retrieval.sparse import SparseEncoder
+from retrieval.index.embeddings import Embedder
+from retrieval.index.sparse import SparseEncoder
 
 if TYPE_CHECKING:
     from core.settings import IndexSettings
@@ -138,9 +139,6 @@ def _write(
     vectors = embedder.embed(texts)
     dense, sent_vecs = vectors[:n_chunks], vectors[n_chunks:]
     sent_row = 0
-    if replace:
-        # A changed message may now have fewer chunks: drop its old points first.
-        index.delete_messages(user, [m.id for m, _, _ in items])
     points: list[ChunkPoint] = []
     row = 0
     for message, chunks, payload in items:
@@ -159,7 +157,14 @@ def _write(
                 )
             )
             row += 1
-    index.upsert(user, points)
+    # Delete and upsert as one turn on the shard: no reader (thread or process) sees a changed
+    # message missing in between.
+    hold = getattr(index, "hold", None)
+    with hold(user) if hold is not None else nullcontext():
+        if replace:
+            # A changed message may now have fewer chunks: drop its old points first.
+            index.delete_messages(user, [m.id for m, _, _ in items])
+        index.upsert(user, points)
 
 
 def delete_messages(index: VectorIndex, user: str, ids: Sequence[str]) -> int:
@@ -168,9 +173,13 @@ def delete_messages(index: VectorIndex, user: str, ids: Sequence[str]) -> int:
     return len(ids)
 
 
-def prune(index: VectorIndex, user: str, keep: Iterable[str]) -> int:
-    """Delete indexed messages of ``user`` whose id is not in ``keep``; returns the count."""
-    stale = sorted(set(index.message_hashes(user)) - set(keep))
+def prune(index: VectorIndex, user: str, keep: Iterable[str] | Callable[[], Iterable[str]]) -> int:
+    """Delete indexed messages of ``user`` whose id is not in ``keep``; returns the count.
+
+    Pass the store's ids as a callable: they are then read after the index, so a message that
+    another process stores and indexes meanwhile is in both and never pruned."""
+    indexed = set(index.message_hashes(user))
+    stale = sorted(indexed - set(keep() if callable(keep) else keep))
     for start in range(0, len(stale), 1000):
         index.delete_messages(user, stale[start : start + 1000])
     return len(stale)
@@ -189,4 +198,34 @@ def rebuild(
     index.delete_user(user)
     counts = index_messages(index, embedder, user, messages, config=config, progress=progress)
     index.optimize()
+    return counts
+
+
+#: Messages embedded or deleted in one :func:`update_user` call that trigger ``optimize()``.
+OPTIMIZE_AFTER = 500
+
+
+def update_user(
+    index: VectorIndex,
+    embedder: Embedder,
+    user: str,
+    messages: Iterable[Message],
+    keep: Callable[[], Iterable[str]],
+    *,
+    config: IndexingConfig | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Bring ``user``'s vectors up to date with the store: embed new or changed ``messages``,
+    delete the vectors of messages whose id is not in ``keep()``. ``rebuild`` re-embeds all.
+
+    This is the index-update policy: after a bulk change the index is optimised."""
+    counts = index_messages(
+        index, embedder, user, messages, config=config, progress=progress, force=rebuild
+    )
+    counts["deleted"] = prune(index, user, keep)
+    if counts["embedded"] + counts["deleted"] >= OPTIMIZE_AFTER:
+        # Edge has no background optimiser: after a bulk change, merge segments and build
+        # HNSW now, or searches would scan many small unindexed segments.
+        index.optimize()
     return counts

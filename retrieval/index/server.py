@@ -34,7 +34,7 @@ from retrieval.index.base import (
     VectorQuery,
     filter_conditions,
 )
-from retrieval.sparse import SparseVec
+from retrieval.index.sparse import SparseVec
 
 _SCROLL_PAGE = 1024
 

@@ -7,25 +7,18 @@ isolation is enforced here, never by callers or the model.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from core.errors import InputError
+from core.ids import check_user_id
 from core.types import Message, Thread
-
-_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 
 
 def check_user(user: str) -> str:
-    """Validate a user id (non-empty, no wildcards or separators); returns it unchanged."""
-    if not isinstance(user, str) or not _USER_RE.match(user):
-        raise InputError(
-            f"invalid user id {user!r}: use 1-128 characters of letters, digits, . _ @ + -"
-        )
-    return user
+    """Validate a user id (see :func:`core.ids.check_user_id`); returns it unchanged."""
+    return check_user_id(user)
 
 
 @dataclass(slots=True, frozen=True)
@@ -45,6 +38,8 @@ class QuarantineItem:
     raw_path: str | None
     content_hash: str | None
     size: int
+    #: The raw copy keeps only the first bytes (``MAILMIND_INGEST__QUARANTINE_MAX_ITEM_BYTES``).
+    truncated: bool = False
 
 
 @dataclass(slots=True)
@@ -184,4 +179,8 @@ class Store(Protocol):
 
     def users(self) -> list[str]:
         """All user ids (admin/maintenance only)."""
+        ...
+
+    def delete_user(self, user: str) -> dict[str, int]:
+        """Delete every row of ``user`` (and their raw quarantine copies); counts per table."""
         ...

@@ -1,7 +1,9 @@
 """SQLite implementation of :class:`retrieval.store.base.Store`.
 
-WAL mode (readers never block the writer), an explicit versioned schema applied by
-:data:`MIGRATIONS`, FTS5 over subject + new text. Each ingest batch is one transaction, which is
+WAL mode (readers never block the writer), an explicit versioned schema (the ``mail`` component's
+:data:`~retrieval.store.migrations.MIGRATIONS`, applied by
+:func:`~retrieval.store.migrations.apply_migrations` like every other component's), FTS5 over
+subject + new text, rows read by column name. Each ingest batch is one transaction, which is
 what makes ``kill -9`` safe: a batch is either fully stored or absent, and a re-run skips what is
 there by (user, stable id) and (user, source, locator).
 """
@@ -16,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.errors import MigrationError, StoreError
+from core.errors import StoreError
 from core.types import Address, Attachment, Message, Thread
-from retrieval.mail.threading import ThreadInput, thread, thread_id_for
+from retrieval.sources.mail.threading import ThreadInput, thread, thread_id_for
 from retrieval.store.base import (
     BatchResult,
     QuarantineItem,
@@ -27,7 +29,7 @@ from retrieval.store.base import (
     UserStats,
     check_user,
 )
-from retrieval.store.migrations import MIGRATIONS
+from retrieval.store.migrations import MAIL, MIGRATIONS, apply_migrations, schema_version
 
 _MESSAGE_COLUMNS = (
     "user_id, id, message_id, message_id_synthetic, thread_id, source_id, locator, folder, "
@@ -94,6 +96,7 @@ class SQLiteStore:
                 isolation_level=None,
                 check_same_thread=False,
             )
+            conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL is durable against process crashes (kill -9) in WAL mode; only an OS crash
             # can lose the last transactions, never corrupt the database.
@@ -116,34 +119,12 @@ class SQLiteStore:
     # -- schema -----------------------------------------------------------------------------
 
     def migrate(self) -> int:
-        """Apply pending migrations in order; each in its own transaction."""
-        conn = self.conn
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        current = row[0] or 0
-        latest = len(MIGRATIONS)
-        if current > latest:
-            raise MigrationError(
-                f"database {self.path} has schema v{current}, this mailmind knows up to "
-                f"v{latest}: upgrade mailmind or point MAILMIND_DATA_DIR elsewhere"
-            )
-        for version in range(current + 1, latest + 1):
-            try:
-                with self._tx() as c:
-                    for statement in MIGRATIONS[version - 1]:
-                        c.execute(statement)
-                    c.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
-            except sqlite3.Error as exc:
-                raise MigrationError(f"migration to v{version} failed: {exc}") from exc
-        return latest
+        """Apply pending mail migrations (see :mod:`retrieval.store.migrations`)."""
+        return apply_migrations(self.conn, MAIL, MIGRATIONS)
 
     def schema_version(self) -> int:
-        """Schema version currently in the database (0 when empty)."""
-        try:
-            row = self.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        except sqlite3.OperationalError:
-            return 0
-        return int(row[0] or 0)
+        """Mail schema version currently in the database (0 when empty)."""
+        return schema_version(self.conn, MAIL)
 
     # -- users, sources, runs -----------------------------------------------------------------
 
@@ -156,7 +137,7 @@ class SQLiteStore:
 
     def users(self) -> list[str]:
         """All user ids."""
-        return [r[0] for r in self.conn.execute("SELECT id FROM users ORDER BY id")]
+        return [r["id"] for r in self.conn.execute("SELECT id FROM users ORDER BY id")]
 
     def ensure_source(self, user: str, uri: str, fmt: str) -> int:
         """Register (or find) a source."""
@@ -170,21 +151,21 @@ class SQLiteStore:
         row = conn.execute(
             "SELECT id FROM sources WHERE user_id=? AND uri=?", (user, uri)
         ).fetchone()
-        return int(row[0])
+        return int(row["id"])
 
     def known_locators(self, user: str, source_id: int) -> set[str]:
         """Locators already stored or quarantined for this source."""
         check_user(user)
         conn = self.conn
         known = {
-            r[0]
+            r["locator"]
             for r in conn.execute(
                 "SELECT locator FROM message_locations WHERE user_id=? AND source_id=?",
                 (user, source_id),
             )
         }
         known.update(
-            r[0]
+            r["locator"]
             for r in conn.execute(
                 "SELECT locator FROM quarantine WHERE user_id=? AND source_id=?",
                 (user, source_id),
@@ -237,7 +218,7 @@ class SQLiteStore:
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 existing.update(
-                    r[0]
+                    r["id"]
                     for r in c.execute(
                         f"SELECT id FROM messages WHERE user_id=? AND id IN ({marks})",
                         (user, *chunk),
@@ -260,9 +241,13 @@ class SQLiteStore:
             for q in quarantine:
                 cur = c.execute(
                     "INSERT OR IGNORE INTO quarantine(user_id, source_id, locator, reason, "
-                    "raw_path, content_hash, size, created_at) VALUES (?,?,?,?,?,?,?,?)",
-                    (user, source_id, q.locator, q.reason, q.raw_path, q.content_hash, q.size, now),
-                )
+                    "raw_path, content_hash, size, truncated, created_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        user, source_id, q.locator, q.reason, q.raw_path, q.content_hash,
+                        q.size, int(q.truncated), now,
+                    ),
+                )  # fmt: skip
                 result.quarantined += cur.rowcount
         return result
 
@@ -320,17 +305,21 @@ class SQLiteStore:
         ).fetchall()
         inputs = [
             ThreadInput(
-                message_id=r[1],
-                references=tuple(json.loads(r[2] or "[]")),
-                in_reply_to=r[3],
-                normalized_subject=r[4] or "",
-                subject_is_reply=bool(r[5]),
-                date=_dt(r[6]),
+                message_id=r["message_id"],
+                references=tuple(json.loads(r["references_json"] or "[]")),
+                in_reply_to=r["in_reply_to"],
+                normalized_subject=r["normalized_subject"] or "",
+                subject_is_reply=bool(r["subject_is_reply"]),
+                date=_dt(r["date_ts"]),
             )
             for r in rows
         ]
         mapping = thread(inputs)
-        changes = [(mapping[r[1]], user, r[0]) for r in rows if mapping[r[1]] != r[7]]
+        changes = [
+            (mapping[r["message_id"]], user, r["id"])
+            for r in rows
+            if mapping[r["message_id"]] != r["thread_id"]
+        ]
         with self._tx() as c:
             c.executemany("UPDATE messages SET thread_id=? WHERE user_id=? AND id=?", changes)
             c.execute("DELETE FROM threads WHERE user_id=?", (user,))
@@ -346,8 +335,8 @@ class SQLiteStore:
                 """,
                 (user,),
             )
-            row = c.execute("SELECT COUNT(*) FROM threads WHERE user_id=?", (user,)).fetchone()
-        return int(row[0])
+            row = c.execute("SELECT COUNT(*) AS n FROM threads WHERE user_id=?", (user,)).fetchone()
+        return int(row["n"])
 
     def remove_locations(self, user: str, source_uri: str, locators: Sequence[str]) -> list[str]:
         """Forget where messages were (e.g. expunged on an IMAP server).
@@ -361,7 +350,7 @@ class SQLiteStore:
         ).fetchone()
         if row is None or not locators:
             return []
-        source_id = row[0]
+        source_id = row["id"]
         orphans: list[str] = []
         with self._tx() as c:
             for loc in locators:
@@ -378,10 +367,10 @@ class SQLiteStore:
                 )
                 left = c.execute(
                     "SELECT 1 FROM message_locations WHERE user_id=? AND message_id=? LIMIT 1",
-                    (user, hit[0]),
+                    (user, hit["message_id"]),
                 ).fetchone()
                 if left is None:
-                    orphans.append(hit[0])
+                    orphans.append(hit["message_id"])
             # Same transaction: a crash cannot leave a message without any location.
             self._delete(c, user, orphans)
         return orphans
@@ -404,7 +393,7 @@ class SQLiteStore:
                 "DELETE FROM message_addresses WHERE user_id=? AND message_rowid=?",
                 "DELETE FROM attachments WHERE user_id=? AND message_rowid=?",
             ):
-                c.execute(sql, (user, row[0]))
+                c.execute(sql, (user, row["rowid"]))
             c.execute("DELETE FROM message_locations WHERE user_id=? AND message_id=?", (user, mid))
             c.execute("DELETE FROM messages WHERE user_id=? AND id=?", (user, mid))
             # Deletions are logged so the vector index can propagate them incrementally.
@@ -415,28 +404,75 @@ class SQLiteStore:
             removed += 1
         return removed
 
+    #: Every mail table with a ``user_id`` column, children before parents (foreign keys).
+    USER_TABLES = (
+        "message_addresses", "attachments", "message_locations", "threads", "quarantine",
+        "ingest_runs", "deletions", "messages", "sources", "users",
+    )  # fmt: skip
+
+    def delete_user(self, user: str) -> dict[str, int]:
+        """Delete every mail row of ``user`` (FTS entries go with their messages through the
+        delete trigger) and the user's raw quarantine copies that no other user refers to.
+
+        Returns the rows removed per table plus ``quarantine_files``.
+        """
+        check_user(user)
+        counts: dict[str, int] = {}
+        with self._tx() as c:
+            paths = {
+                r["raw_path"]
+                for r in c.execute(
+                    "SELECT raw_path FROM quarantine WHERE user_id=? AND raw_path IS NOT NULL "
+                    "AND raw_path NOT IN (SELECT raw_path FROM quarantine WHERE user_id<>? "
+                    "AND raw_path IS NOT NULL)",
+                    (user, user),
+                )
+            }
+            for table in self.USER_TABLES:
+                column = "id" if table == "users" else "user_id"
+                cur = c.execute(f"DELETE FROM {table} WHERE {column}=?", (user,))
+                counts[table] = cur.rowcount
+        # Files after the commit: a crash in between leaves an orphan file, never a row
+        # pointing at nothing. Copies made before per-user folders were shared by content
+        # hash, hence the check above that no other user's row names the same file.
+        removed = 0
+        for raw in sorted(paths):
+            try:
+                Path(raw).unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+        counts["quarantine_files"] = removed
+        return counts
+
     # -- reads ----------------------------------------------------------------------------------
 
-    def _row_to_message(self, r: sqlite3.Row | tuple[Any, ...], user: str) -> Message:
-        rowid = r[0]
+    def _row_to_message(self, r: sqlite3.Row, user: str) -> Message:
+        rowid = r["rowid"]
         attachments = [
-            Attachment(filename=a[0], content_type=a[1], size=a[2], content_id=a[3],
-                       disposition=a[4])
+            Attachment(filename=a["filename"], content_type=a["content_type"], size=a["size"],
+                       content_id=a["content_id"], disposition=a["disposition"])
             for a in self.conn.execute(
                 "SELECT filename, content_type, size, content_id, disposition FROM attachments "
                 "WHERE user_id=? AND message_rowid=? ORDER BY id", (user, rowid),
             )
         ]  # fmt: skip
-        sender = Address(name=r[9] or "", email=r[10]) if r[10] else None
+        sender = (
+            Address(name=r["from_name"] or "", email=r["from_email"]) if r["from_email"] else None
+        )
         return Message(
-            id=r[1], message_id=r[2], message_id_synthetic=bool(r[3]), thread_id=r[4],
-            folder=r[5], subject=r[6] or "", normalized_subject=r[7] or "",
-            subject_is_reply=bool(r[8]), sender=sender, to=_addrs(r[11]), cc=_addrs(r[12]),
-            bcc=_addrs(r[13]), reply_to=_addrs(r[14]), date=_dt(r[15]), date_flag=r[16],
-            in_reply_to=r[17], references=json.loads(r[18] or "[]"), body_text=r[19] or "",
-            body_from_html=bool(r[20]), new_text=r[21] or "", headers=json.loads(r[22] or "{}"),
-            size=r[23], content_hash=r[24], defects=json.loads(r[25] or "[]"),
-            attachments=attachments,
+            id=r["id"], message_id=r["message_id"],
+            message_id_synthetic=bool(r["message_id_synthetic"]), thread_id=r["thread_id"],
+            folder=r["folder"], subject=r["subject"] or "",
+            normalized_subject=r["normalized_subject"] or "",
+            subject_is_reply=bool(r["subject_is_reply"]), sender=sender,
+            to=_addrs(r["to_json"]), cc=_addrs(r["cc_json"]), bcc=_addrs(r["bcc_json"]),
+            reply_to=_addrs(r["reply_to_json"]), date=_dt(r["date_ts"]), date_flag=r["date_flag"],
+            in_reply_to=r["in_reply_to"], references=json.loads(r["references_json"] or "[]"),
+            body_text=r["body_text"] or "", body_from_html=bool(r["body_from_html"]),
+            new_text=r["new_text"] or "", headers=json.loads(r["headers_json"] or "{}"),
+            size=r["size"], content_hash=r["content_hash"],
+            defects=json.loads(r["defects_json"] or "[]"), attachments=attachments,
         )  # fmt: skip
 
     def get_message(self, user: str, message_id: str) -> Message | None:
@@ -468,8 +504,8 @@ class SQLiteStore:
         ).fetchall()
         messages = [self._row_to_message(r, user) for r in rows]
         thread_obj = Thread(
-            id=t[0], subject=t[1] or "", message_ids=[m.id for m in messages],
-            first_date=_dt(t[2]), last_date=_dt(t[3]),
+            id=t["id"], subject=t["subject"] or "", message_ids=[m.id for m in messages],
+            first_date=_dt(t["first_ts"]), last_date=_dt(t["last_ts"]),
         )  # fmt: skip
         return thread_obj, messages
 
@@ -526,13 +562,19 @@ class SQLiteStore:
             return []
         rows = self.conn.execute(
             "SELECT m.id, m.thread_id, bm25(messages_fts) AS score, "
-            "snippet(messages_fts, 1, '[', ']', '…', 12) "
+            "snippet(messages_fts, 1, '[', ']', '…', 12) AS snippet "
             "FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid "
             "WHERE messages_fts MATCH ? AND m.user_id=? ORDER BY score LIMIT ?",
             (fts, user, max(1, min(limit, 200))),
         ).fetchall()
         # FTS5's bm25() is lower-is-better; flip the sign so callers sort descending.
-        return [TextHit(message_id=r[0], thread_id=r[1], score=-r[2], snippet=r[3]) for r in rows]
+        return [
+            TextHit(
+                message_id=r["id"], thread_id=r["thread_id"], score=-r["score"],
+                snippet=r["snippet"],
+            )
+            for r in rows
+        ]  # fmt: skip
 
     def iter_messages(self, user: str, *, batch_size: int = 500) -> Iterator[Message]:
         """All of ``user``'s messages in storage order, fetched in batches."""
@@ -547,57 +589,60 @@ class SQLiteStore:
                 return
             for r in rows:
                 yield self._row_to_message(r, user)
-            last = rows[-1][0]
+            last = rows[-1]["rowid"]
 
     def message_ids(self, user: str) -> set[str]:
         """All stable ids of ``user``."""
         check_user(user)
-        return {r[0] for r in self.conn.execute("SELECT id FROM messages WHERE user_id=?", (user,))}
+        rows = self.conn.execute("SELECT id FROM messages WHERE user_id=?", (user,))
+        return {r["id"] for r in rows}
 
     def list_quarantine(self, user: str, *, source_id: int | None = None) -> list[QuarantineItem]:
         """Quarantined items, in insertion order (of one source when ``source_id`` is given)."""
         check_user(user)
         sql = (
-            "SELECT locator, reason, raw_path, content_hash, size FROM quarantine WHERE user_id=?"
+            "SELECT locator, reason, raw_path, content_hash, size, truncated FROM quarantine "
+            "WHERE user_id=?"
             + (" AND source_id=?" if source_id is not None else "")
             + " ORDER BY id"
         )
         args = (user,) if source_id is None else (user, source_id)
         return [
-            QuarantineItem(locator=r[0], reason=r[1], raw_path=r[2], content_hash=r[3], size=r[4])
+            QuarantineItem(
+                locator=r["locator"], reason=r["reason"], raw_path=r["raw_path"],
+                content_hash=r["content_hash"], size=r["size"], truncated=bool(r["truncated"]),
+            )
             for r in self.conn.execute(sql, args)
-        ]
+        ]  # fmt: skip
 
     def stats(self, user: str) -> UserStats:
         """Counts and date range."""
         check_user(user)
         c = self.conn
-        n, first, last = c.execute(
-            "SELECT COUNT(*), MIN(date_ts), MAX(date_ts) FROM messages WHERE user_id=? "
+
+        def count(table: str) -> int:
+            # ``table`` is one of the literal names below, never input.
+            row = c.execute(f"SELECT COUNT(*) AS n FROM {table} WHERE user_id=?", (user,))
+            return int(row.fetchone()["n"])
+
+        span = c.execute(
+            "SELECT MIN(date_ts) AS first, MAX(date_ts) AS last FROM messages WHERE user_id=? "
             "AND date_flag IN ('ok','naive')",
             (user,),
         ).fetchone()
-        total = c.execute("SELECT COUNT(*) FROM messages WHERE user_id=?", (user,)).fetchone()[0]
-        threads = c.execute("SELECT COUNT(*) FROM threads WHERE user_id=?", (user,)).fetchone()[0]
-        quarantined = c.execute(
-            "SELECT COUNT(*) FROM quarantine WHERE user_id=?", (user,)
-        ).fetchone()[0]
-        sources = c.execute("SELECT COUNT(*) FROM sources WHERE user_id=?", (user,)).fetchone()[0]
-        attachments = c.execute(
-            "SELECT COUNT(*) FROM attachments WHERE user_id=?", (user,)
-        ).fetchone()[0]
-        folders = dict(
-            c.execute(
-                "SELECT COALESCE(folder, ''), COUNT(*) FROM messages WHERE user_id=? "
-                "GROUP BY folder ORDER BY COUNT(*) DESC LIMIT 50",
+        folders = {
+            r["folder"]: r["n"]
+            for r in c.execute(
+                "SELECT COALESCE(folder, '') AS folder, COUNT(*) AS n FROM messages "
+                "WHERE user_id=? GROUP BY folder ORDER BY COUNT(*) DESC LIMIT 50",
                 (user,),
-            ).fetchall()
-        )
-        del n
+            )
+        }
         return UserStats(
-            user=user, messages=total, threads=threads, quarantined=quarantined,
-            sources=sources, first_date=_dt(first), last_date=_dt(last),
-            attachments=attachments, folders=folders,
+            user=user, messages=count("messages"), threads=count("threads"),
+            quarantined=count("quarantine"), sources=count("sources"),
+            first_date=_dt(span["first"]), last_date=_dt(span["last"]),
+            attachments=count("attachments"), folders=folders,
         )  # fmt: skip
 
 

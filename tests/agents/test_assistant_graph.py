@@ -62,6 +62,7 @@ def test_unknown_citations_are_dropped(ctx: AgentContext) -> None:
     graph = build_graph(
         scripted(answer="It is 4.12 USD [m00000000000000000000] [evt-made-up@nowhere.example]."),
         FixedRouter(("search_mailbox", 0.6)),  # type: ignore[arg-type]
+        compose_answers=False,  # the model writes this answer: its citations are checked
     )
     res = ask(graph, ctx, "housing quote price")
     assert res.dropped_citations == ["m00000000000000000000", "evt-made-up@nowhere.example"]
@@ -82,8 +83,8 @@ def test_check_citations_unit() -> None:
 def test_step_limit_bounds_tool_calls(ctx: AgentContext) -> None:
     graph = build_graph(
         scripted(),
-        FixedRouter(("search_mailbox", 0.6)),
-        max_steps=1,  # type: ignore[arg-type]
+        FixedRouter(("search_mailbox", 0.6)),  # type: ignore[arg-type]
+        max_steps=1,
     )
     res = ask(graph, ctx, "invoice from Brightpath")
     assert res.steps == 1
@@ -164,6 +165,7 @@ def test_answer_cut_inside_a_citation_is_cleaned(ctx: AgentContext) -> None:
     graph = build_graph(
         scripted(answer="^ copied data line\nThe answer is [m12"),
         FixedRouter(("lookup_contacts", 0.6)),  # type: ignore[arg-type]
+        compose_answers=False,  # the model writes this answer
     )
     res = ask(graph, ctx, "who is Kenji?")
     prose = res.answer.split("\n\nSources:")[0]

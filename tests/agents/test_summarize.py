@@ -14,7 +14,7 @@ from agents.summarize.thread import summarize_messages, summarize_thread
 from api.services import Services
 from core.errors import NotFoundError
 from core.types import Message
-from retrieval.embeddings import HashEmbedder
+from retrieval.index.embeddings import HashEmbedder
 
 
 def _thread(services: Services, subject_word: str) -> str:

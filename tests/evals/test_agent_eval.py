@@ -158,6 +158,8 @@ def test_every_number_id_date_and_time_fact_occurs_in_the_demo_data(tasks: TaskS
     corpus = _demo_corpus()
     missing = []
     for task in tasks.tasks:
+        if "derived" in task.note:  # a count, a duration or "nothing found": not in the data
+            continue
         for fact in task.facts:
             if fact.date is not None:
                 # a spelling with the year, so "12 Dec" of another year cannot pass
@@ -176,7 +178,7 @@ def test_word_facts_occur_in_the_demo_data(tasks: TaskSet) -> None:
     missing = [
         (task.id, fact.label)
         for task in tasks.tasks
-        if task.category != "free_time"
+        if task.category != "free_time" and "derived" not in task.note
         for fact in task.facts
         if fact.date is None and not any(contains_fact(corpus, alt) for alt in fact.any_of)
     ]

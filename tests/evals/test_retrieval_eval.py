@@ -6,15 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-import api.cli_retrieval as cli
+from api.cli import build_app
 from core.settings import Settings
 from evals.retrieval.datasets import normalise_ws, read_aeslc, read_bc3, read_distractors
 from evals.retrieval.metrics import ndcg_at, recall_at, reciprocal_rank
 from evals.retrieval.suite import Variant, evaluate, format_table
-from retrieval.embeddings import HashEmbedder, load_embedder
+from retrieval.index.embeddings import HashEmbedder, load_embedder
 from tests.conftest import shared_path
 
 
@@ -79,12 +78,7 @@ def test_eval_cli_writes_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     dataset = shared_path("summaries", "aeslc_dev")
     monkeypatch.setattr("evals.retrieval.suite.load_embedder", lambda _c: HashEmbedder(dim=32))
     settings = Settings(data_dir=tmp_path)  # type: ignore[call-arg]
-    app = typer.Typer()
-    cli.register(app)
-
-    @app.callback()
-    def main(ctx: typer.Context) -> None:
-        ctx.obj = settings
+    app = build_app(settings)
 
     out = tmp_path / "report.json"
     args = ["eval", "retrieval", "--dataset", str(dataset), "--limit", "20", "--out", str(out)]

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from agents.smart_reply import SmartReplier
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def replier(demo: Demo, demo_dir: Path) -> SmartReplier:
     from core.settings import EmbeddingSettings
-    from retrieval.embeddings import load_embedder
+    from retrieval.index.embeddings import load_embedder
 
     svc = demo.services
     return SmartReplier(
@@ -48,13 +47,10 @@ def test_demo_mailbox_with_minilm(replier: SmartReplier, demo: Demo) -> None:
 
 
 def test_cli_reply_json(demo: Demo, demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from api.cli_reply import register
+    from api.cli import build_app
 
     monkeypatch.setenv("MAILMIND_DATA_DIR", str(demo_dir))
-    app = typer.Typer()
-    bench = typer.Typer()
-    app.add_typer(bench, name="bench")
-    register(app, bench_group=bench)
+    app = build_app()
     runner = CliRunner()
     ok = runner.invoke(
         app, ["reply", "--message", demo["tom_question"].id, "--user", "demo", "--json"]

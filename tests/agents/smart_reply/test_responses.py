@@ -15,7 +15,7 @@ from agents.smart_reply.responses import (
     parse_responses,
 )
 from core.errors import ConfigError
-from retrieval.embeddings import HashEmbedder
+from retrieval.index.embeddings import HashEmbedder
 
 
 def test_yaml_validates() -> None:

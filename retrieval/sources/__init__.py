@@ -1,0 +1,2 @@
+"""Sources: parsers for mail, calendars and contacts, and the live sync clients (IMAP,
+CalDAV/CardDAV)."""
