@@ -7,9 +7,10 @@ One run, in order:
    messages: MiniLM encoding of the message's query text plus one Qdrant Edge query on the
    response index, nothing else (no trigger rules, no store read, no HTTP).
 2. A real server is started as a subprocess (``python -m api.cli serve``) on a free 127.0.0.1
-   port, and each endpoint gets ``requests`` requests at ``concurrency`` in flight (and never
-   more than ``time_limit_s``): ``GET /v1/search``, ``POST /v1/smart-reply``, ``GET /healthz``,
-   and a few ``POST /v1/chat``. p50/p95/max latency and throughput per endpoint.
+   port, and ``GET /v1/search``, ``POST /v1/smart-reply`` and ``GET /healthz`` each get
+   ``requests`` requests one at a time (latency: what the targets are about) and again with
+   ``concurrency`` in flight (throughput; latency then includes queueing), never for more than
+   ``time_limit_s``; then a few ``POST /v1/chat``. p50/p95/max latency and throughput.
 3. Overload: ``overload`` concurrent chats against a generation queue of one; every answer must
    be 200, 429 or 503 (with ``Retry-After``), none may hang past the client timeout.
 4. Server RSS (current and peak, from ``/proc``) with every model loaded.
@@ -177,8 +178,13 @@ async def _drive(
         for name, call in (("search", search), ("smart_reply", chip), ("healthz", health)):
             for i in range(10):  # warm-up, discarded
                 await call(i)
+            # Latency (the targets): one request at a time, as a mail client asks for chips.
             results[name] = await _load(
-                name, call, requests=requests, concurrency=concurrency,
+                name, call, requests=requests, concurrency=1, time_limit_s=time_limit_s
+            )
+            # Throughput: ``concurrency`` in flight (latency then includes queueing on 2 cores).
+            results[f"{name}_x{concurrency}"] = await _load(
+                f"{name}_x{concurrency}", call, requests=requests, concurrency=concurrency,
                 time_limit_s=time_limit_s,
             )  # fmt: skip
         results["chat"] = await _load(

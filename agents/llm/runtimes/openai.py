@@ -19,6 +19,7 @@ import httpx
 from agents.llm.structured import strict_schema
 from agents.llm.types import (
     ChatMessage,
+    Completion,
     FinishReason,
     GenerationConfig,
     StreamDelta,
@@ -189,6 +190,37 @@ class OpenAIRuntime(StreamingRuntime):
             usage.completion_tokens = pieces
         yield StreamDelta("", finish_reason=finish, usage=usage)
 
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        config: GenerationConfig,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> Completion:
+        """The whole completion. A server that accepts the ``json_schema`` form but ignores it
+        (llama-cpp-python's server validates ``response_format`` loosely) is caught here: when
+        the text is not JSON, the ``json_object`` form is tried once and kept if it is."""
+        done = super().generate(messages, config, cancel=cancel)
+        if config.json_schema is None or self._schema_style != "json_schema" or _is_json(done.text):
+            return done
+        self._schema_style = "json_object"
+        try:
+            retry = super().generate(messages, config, cancel=cancel)
+        except ModelError:
+            retry = None
+        if retry is None or not _is_json(retry.text):
+            self._schema_style = "json_schema"  # no better: keep the standard form
+            return done
+        return retry
+
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._client.close()
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
