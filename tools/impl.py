@@ -14,10 +14,12 @@ from core.errors import InputError, NotFoundError
 from core.types import Event, Message
 from tools.context import AgentContext
 from tools.schemas import (
+    BusyView,
     ContactView,
     EventView,
     FindFreeTimeArgs,
     FindFreeTimeResult,
+    FreeRangeView,
     ListEventsArgs,
     ListEventsResult,
     LookupContactsArgs,
@@ -161,9 +163,11 @@ def read_thread(args: ReadThreadArgs, ctx: AgentContext) -> ThreadView:
     )
 
 
-def event_view(e: Event, ctx: AgentContext) -> EventView:
-    """A bounded view of one event occurrence."""
+def event_view(e: Event, ctx: AgentContext, own: frozenset[str] = frozenset()) -> EventView:
+    """A bounded view of one event occurrence; ``own`` are the user's addresses, so "who
+    else is coming" can leave the user out."""
     people = [a.name or a.email for a in e.attendees[:10]]
+    you = next((a.name or a.email for a in e.attendees if a.email.lower() in own), None)
     return EventView(
         event_id=e.uid,
         summary=e.summary,
@@ -174,6 +178,7 @@ def event_view(e: Event, ctx: AgentContext) -> EventView:
         status=e.status,
         organizer=e.organizer,
         attendees=people,
+        you=you,
         description=truncate(e.description, 300),
     )
 
@@ -206,17 +211,40 @@ def list_events(args: ListEventsArgs, ctx: AgentContext) -> ListEventsResult:
     events = ctx.backends.calendars.events_between(
         ctx.user, start, end, tz=ctx.tz, include_cancelled=True
     )
+    matched, known = True, False
     if args.query:
-        events = [e for e in events if _matches(e, args.query)]
+        hits = [e for e in events if _matches(e, args.query)]
+        matched = bool(hits)
+        if not matched and end - start <= SHORT_PERIOD:
+            # "What does next week look like", "do we have standup this friday": the words
+            # name no event in a short period, so the period itself is the answer; whether
+            # such events exist at other times tells "no standup that day" from small talk.
+            around = ctx.backends.calendars.events_between(
+                ctx.user, start - timedelta(days=45), end + timedelta(days=45), tz=ctx.tz
+            )
+            known = any(_matches(e, args.query) for e in around)
+        else:
+            events = hits
+    from retrieval.ingest.hooks import own_addresses
+
+    own = frozenset(own_addresses(ctx.backends.store, ctx.user)) if events else frozenset()
     return ListEventsResult(
         start=_fmt_day(start, ctx, False),
         end=_fmt_day(end, ctx, False),
-        events=[event_view(e, ctx) for e in events[: args.limit]],
+        events=[event_view(e, ctx, own) for e in events[: args.limit]],
+        query=args.query,
+        matched=matched,
+        known_elsewhere=known,
     )
+
+
+#: A period this short is listed whole when the query words match none of its events.
+SHORT_PERIOD = timedelta(days=8)
 
 
 def find_free_time(args: FindFreeTimeArgs, ctx: AgentContext) -> FindFreeTimeResult:
     """Free slots in working hours, honouring all-day, tentative and recurring events."""
+    from retrieval.store.freetime import busy_between, free_ranges
     from retrieval.store.freetime import find_free_time as _find
 
     start = parse_when(args.start, ctx.now, ctx.tz)
@@ -230,6 +258,10 @@ def find_free_time(args: FindFreeTimeArgs, ctx: AgentContext) -> FindFreeTimeRes
         ctx.backends.calendars, ctx.user, timedelta(minutes=args.duration_minutes),
         (start, end), None, ctx.tz, attendees=args.attendees or None, limit=args.limit,
     )  # fmt: skip
+    # The user's own day as it is: free stretches (off the slot grid) and what takes the rest,
+    # so an answer can say "free from 9:45" or "no: the offsite is all day".
+    busy = busy_between(ctx.backends.calendars, ctx.user, (start, end), ctx.tz)
+    ranges = free_ranges(busy, (start, end), None, ctx.tz)
     return FindFreeTimeResult(
         duration_minutes=args.duration_minutes,
         window_start=_fmt_day(start, ctx, False),
@@ -241,7 +273,32 @@ def find_free_time(args: FindFreeTimeArgs, ctx: AgentContext) -> FindFreeTimeRes
             )
             for s in slots
         ],
+        attendees=list(args.attendees),
+        free=[
+            FreeRangeView(start=_fmt_day(a, ctx, False), end=_fmt_day(b, ctx, False))
+            for a, b in ranges[:MAX_FREE_RANGES]
+        ],
+        busy=[
+            BusyView(
+                event_id=b.uid, summary=sanitize_text(b.summary),
+                tentative=b.soft and not b.transparent, shows_as_free=b.transparent,
+                start=_fmt_day(b.start, ctx, False), end=_fmt_day(b.end, ctx, False),
+                all_day=_spans_days(b.start, b.end, ctx),
+            )
+            for b in busy[:MAX_BUSY]
+        ],
     )  # fmt: skip
+
+
+#: Bounds on what a free-time result carries (a week of a busy calendar fits).
+MAX_FREE_RANGES = 20
+MAX_BUSY = 30
+
+
+def _spans_days(start: datetime, end: datetime, ctx: AgentContext) -> bool:
+    """Whether a busy interval is whole local days (an all-day event)."""
+    lo, hi = start.astimezone(ctx.tz), end.astimezone(ctx.tz)
+    return lo.time() == hi.time() == datetime.min.time() and hi > lo
 
 
 def lookup_contacts(args: LookupContactsArgs, ctx: AgentContext) -> LookupContactsResult:
@@ -254,6 +311,7 @@ def lookup_contacts(args: LookupContactsArgs, ctx: AgentContext) -> LookupContac
             ContactView(
                 contact_id=c.uid, name=c.full_name, emails=c.emails[:5], phones=c.phones[:3],
                 organization=c.organization, title=c.title, notes=truncate(c.notes, 200),
+                birthday=c.birthday.isoformat() if c.birthday else None,
                 messages_from=c.messages_from, messages_to=c.messages_to,
                 last_contact=fmt_dt(c.last_contact, ctx),
             )
@@ -288,5 +346,7 @@ def citable_ids(result: Any) -> set[str]:
         ids |= {e.event_id for e in result.events}
     elif isinstance(result, LookupContactsResult):
         ids |= {c.contact_id for c in result.contacts}
+    elif isinstance(result, FindFreeTimeResult):
+        ids |= {b.event_id for b in result.busy}
     ids.discard("")
     return ids

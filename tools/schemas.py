@@ -135,15 +135,21 @@ class EventView(BaseModel):
     status: str
     organizer: str | None
     attendees: list[str]
+    you: str | None = Field(None, description="How the user appears among the attendees.")
     description: str
 
 
 class ListEventsResult(BaseModel):
-    """Events in a period."""
+    """Events in a period (those matching ``query``; all of a short period when none did)."""
 
     start: str
     end: str
     events: list[EventView]
+    query: str | None = None
+    matched: bool = Field(True, description="False: no event matched the query words.")
+    known_elsewhere: bool = Field(
+        False, description="The query matches events outside this period (none inside)."
+    )
 
 
 class SlotView(BaseModel):
@@ -154,13 +160,35 @@ class SlotView(BaseModel):
     tentative_conflicts: list[str]
 
 
+class FreeRangeView(BaseModel):
+    """A free stretch of a working day (not aligned to any grid)."""
+
+    start: str
+    end: str
+
+
+class BusyView(BaseModel):
+    """An event that takes time in the window: the reason a time is not free."""
+
+    event_id: str
+    summary: str
+    start: str
+    end: str
+    all_day: bool = False
+    tentative: bool = False
+    shows_as_free: bool = Field(False, description="Marked free in the calendar (a holiday).")
+
+
 class FindFreeTimeResult(BaseModel):
-    """Free slots, best first."""
+    """Free slots, best first, with the free stretches and busy events they come from."""
 
     duration_minutes: int
     window_start: str
     window_end: str
     slots: list[SlotView]
+    attendees: list[str] = Field(default_factory=list, description="Who else must be free.")
+    free: list[FreeRangeView] = Field(default_factory=list)
+    busy: list[BusyView] = Field(default_factory=list)
 
 
 class ContactView(BaseModel):
@@ -173,6 +201,7 @@ class ContactView(BaseModel):
     organization: str
     title: str
     notes: str
+    birthday: str | None = Field(None, description="YYYY-MM-DD, from the vCard's BDAY.")
     messages_from: int
     messages_to: int
     last_contact: str | None

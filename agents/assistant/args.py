@@ -51,16 +51,30 @@ def content_words(text: str) -> list[str]:
 
 
 def date_phrase(text: str) -> str | None:
-    """The first date phrase in ``text`` ("next week", "thursday afternoon", "19 Nov")."""
+    """The most specific date phrase in ``text`` ("19 Nov", "next week", "thursday afternoon").
+
+    A calendar date beats a weekday or a relative word: in "Thursday Dec 10" the date says
+    which Thursday; among equally specific phrases the first wins."""
     from datetime import UTC, datetime
 
+    found: list[tuple[int, int, str]] = []
     for m in _DATE_PHRASE.finditer(text.lower()):
+        phrase = m.group(0)
         try:
-            resolve_range(m.group(0), datetime.now(UTC), UTC)
+            resolve_range(phrase, datetime.now(UTC), UTC)
         except InputError:
             continue
-        return m.group(0)
-    return None
+        found.append((_specificity(phrase), m.start(), phrase))
+    if not found:
+        return None
+    return min(found, key=lambda f: (-f[0], f[1]))[2]
+
+
+def _specificity(phrase: str) -> int:
+    """2 for a calendar date (ISO, "19 Nov", "the 30th"), 1 for anything relative."""
+    if re.search(r"\d", phrase):
+        return 2
+    return 1
 
 
 def _window(phrase: str | None, ctx: AgentContext, days: int) -> tuple[Any, Any]:
@@ -110,11 +124,43 @@ _NOT_NAMES = frozenset(
 )
 
 
+#: "How many emails / messages / threads ..." counts mail; "how many people registered" asks
+#: for a figure written in one.
+MAIL_COUNT = re.compile(
+    r"\bhow many (\w+ ){0,2}(e-?mails?|messages?|mails?|threads?|replies|notes|newsletters)\b"
+    r"|\bnumber of (e-?mails|messages|threads)\b"
+)
+_SENDER = re.compile(
+    r"\bfrom ([A-Z][\w'-]+(?: [A-Z][\w'-]+)?)"
+    r"|\b([A-Z][\w'-]+) (?:sent|emailed|wrote|send|email|write)\b"
+)
+
+
+def sender_named(question: str) -> str | None:
+    """The person a mail question names as the sender ("from Kenji", "Kenji sent")."""
+    for m in _SENDER.finditer(question):
+        name = m.group(1) or m.group(2)
+        if name and name.lower() not in _STOP and name.lower() not in _NOT_NAMES:
+            return name
+    return None
+
+
 def heuristic_args(tool: str, question: str, ctx: AgentContext) -> dict[str, Any]:
     """Arguments for ``tool`` read off the request with rules."""
     phrase = date_phrase(question)
     if tool == "search_mailbox":
-        return {"query": " ".join(content_words(question)) or question, "limit": 5}
+        mail: dict[str, Any] = {"query": " ".join(content_words(question)) or question, "limit": 5}
+        if MAIL_COUNT.search(question.lower()):
+            # A count needs every match, not the top five: filters narrow, the limit widens.
+            mail["limit"] = 20
+            if sender := sender_named(question):
+                mail["sender"] = sender
+            if phrase:
+                start, end = _window(phrase, ctx, 1)
+                # ``before`` is inclusive of its day (the tool reads it as the day's end).
+                last = (end - timedelta(seconds=1)).date()
+                mail["after"], mail["before"] = start.date().isoformat(), last.isoformat()
+        return mail
     if tool == "list_events":
         names = names_in(question)
         # "When is my next X": look ahead; "what's on my calendar": the coming fortnight;
@@ -140,8 +186,20 @@ def heuristic_args(tool: str, question: str, ctx: AgentContext) -> dict[str, Any
         }
     if tool == "lookup_contacts":
         names = names_in(question)
-        return {"query": names[0] if names else " ".join(content_words(question)), "limit": 5}
+        if names:
+            return {"query": names[0], "limit": 5}
+        # "how do i reach josé by phone": the person, without the words for what is asked.
+        words = [w for w in content_words(question) if w not in _CONTACT_WORDS]
+        return {"query": " ".join(words or content_words(question)), "limit": 5}
     return {}
+
+
+#: Words that say what is asked of a contact, not who: never part of a contact query.
+_CONTACT_WORDS = frozenset(
+    """phone number numbers mobile cell call reach contact details info email e-mail address
+    title role job position company organization organisation works work birthday bday born
+    whos who's person guy lady full name surname""".split()
+)
 
 
 _CALENDAR_WORDS = frozenset(

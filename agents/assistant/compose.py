@@ -16,19 +16,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
 
-from agents.assistant.args import content_words
+from agents.assistant.args import MAIL_COUNT, content_words, sender_named
 from tools.schemas import (
+    BusyView,
     ContactView,
     EventView,
     FindFreeTimeResult,
     ListEventsResult,
     LookupContactsResult,
+    MessageHit,
     MessageView,
     SearchMailboxResult,
     ThreadView,
@@ -50,6 +52,7 @@ _FIELD_CUES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(e-?mail|address|reach)\b"), "emails"),
     (re.compile(r"\b(title|role|job|position|do(es)? .* do)\b"), "title"),
     (re.compile(r"\b(company|organi[sz]ation|work(s)? (for|at)|employer)\b"), "organization"),
+    (re.compile(r"\b(birthday|b-?day|born|birth ?date|how old)\b"), "birthday"),
 )
 #: Question cues that want a specific kind of token in the evidence sentence.
 _WANTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
@@ -138,10 +141,20 @@ def _until(then: datetime, now: datetime) -> str:
     return " ".join(bits) or "less than a minute"
 
 
+def _all_day_span(e: EventView, ctx: AgentContext) -> datetime | None:
+    """The last day of an all-day event that lasts more than one day (its end is exclusive)."""
+    lo, hi = _parse_local(e.start, ctx), _parse_local(e.end, ctx)
+    if lo is None or hi is None or hi - lo <= timedelta(days=1):
+        return None
+    return hi - timedelta(days=1)
+
+
 def _event_line(e: EventView, question: str, ctx: AgentContext, cited: list[str]) -> str:
     q = question.lower()
     end = e.end if e.all_day else " ".join(e.end.split()[4:])
     when = f"{_day(e.start)} (all day)" if e.all_day else f"{_day(e.start)} to {end}"
+    if e.all_day and (span := _all_day_span(e, ctx)) is not None:
+        when = f"{_day(e.start)} to {_short(span)} (all day)"
     line = f"{e.summary}: {when}"
     if e.location:
         line += f", at {e.location}"
@@ -152,6 +165,8 @@ def _event_line(e: EventView, question: str, ctx: AgentContext, cited: list[str]
     elif e.status and e.status.upper() == "TENTATIVE":
         line += " (tentative)"
     people = [p for p in e.attendees if p]
+    if _OTHERS.search(q) and e.you:
+        people = [p for p in people if p != e.you]  # "who else": not the user
     if people:
         label = "other attendees" if _OTHERS.search(q) else "attendees"
         line += f"; {label}: {', '.join(people)}"
@@ -159,7 +174,48 @@ def _event_line(e: EventView, question: str, ctx: AgentContext, cited: list[str]
         line += "; no attendees listed"
     if e.organizer and _WHO.search(q):
         line += f"; organizer: {e.organizer.removeprefix('mailto:')}"
+    detail = _event_detail(e, question)
+    if detail:
+        line += f". Details: {detail}"
     return f"{line} {_cite(cited, e.event_id)}"
+
+
+#: Month and weekday words: they say when, and match every description that has a date.
+_DATE_WORDS = frozenset(
+    """jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june
+    july august september october november december mon tue wed thu fri sat sun monday tuesday
+    wednesday thursday friday saturday sunday today tomorrow tonight week month""".split()
+)
+
+#: Words that ask about an event's time, place or people: its line already answers them.
+_EVENT_FIELD_WORDS = frozenset(
+    """time start starts end ends begin begins where location room who attendees invited
+    attending coming organizer held date day""".split()
+)
+
+
+def _event_detail(e: EventView, question: str) -> str:
+    """The description sentences that answer what the title, time, place and people do not
+    ("what time does the bus leave" → "Bus leaves the office at 7:30."), verbatim."""
+    if not e.description:
+        return ""
+    said = set(content_words(question)) - _EVENT_FIELD_WORDS - _DATE_WORDS
+    said -= set(content_words(f"{e.summary} {e.location}"))
+    said = {w for w in said if not w[0].isdigit()}
+    if not said:
+        return ""
+    picked = [s for s in sentences(e.description) if said & set(content_words(s))]
+    if not picked:
+        # A short description is itself the detail ("Table for two booked under Reyes.").
+        # "What's the agenda": the description itself, on one line.
+        whole = " ".join(e.description.split())
+        if not _WANTS_DETAIL.search(question.lower()):
+            return ""
+        return whole if len(whole) <= 300 else whole[:300].rsplit(" ", 1)[0] + " …"
+    return " ".join(picked[:2])
+
+
+_WANTS_DETAIL = re.compile(r"\b(agenda|details?|about|bring|notes?|what is|what's)\b")
 
 
 def _best_events(events: list[EventView], question: str) -> list[EventView]:
@@ -178,9 +234,17 @@ def compose_events(
     """Events as lines (title, time with zone, location, attendees), counted when asked."""
     q = question.lower()
     events = result.events
+    period = _period(result.start, result.end, ctx)
     if not events:
-        return f"I couldn't find any matching event between {result.start} and {result.end}."
+        what = f'"{result.query}" event' if result.query else "event"
+        return f"I couldn't find any {what} {period}."
     zone = f" Times are in {ctx.zone_name}."
+    if not result.matched:
+        # The words named no event in this period: the period as it is, and a plain "no"
+        # when such events do exist at other times ("do we have standup this friday").
+        head = f'No "{result.query}" {period}. ' if result.known_elsewhere else ""
+        lines = [f"- {_event_line(e, question, ctx, cited)}" for e in events]
+        return f"{head}Your calendar {period}:\n" + "\n".join(lines) + "\n" + zone.strip()
     if not _COUNT.search(q):
         events = _best_events(events, question)
     lines = [f"- {_event_line(e, question, ctx, cited)}" for e in events]
@@ -206,15 +270,151 @@ def compose_events(
 
 
 def compose_slots(
-    result: FindFreeTimeResult, question: str = "", ctx: AgentContext | None = None
+    result: FindFreeTimeResult,
+    question: str = "",
+    ctx: AgentContext | None = None,
+    cited: list[str] | None = None,
 ) -> str:
-    """Free slots in time order, or that there are none; "am I free at 3pm" gets a yes or no."""
+    """Free time as the calendar has it: "am I free at 3pm" gets a yes or a no with the event
+    in the way; otherwise the free stretches of each day (not grid-aligned: free from 9:45),
+    the events that take the rest when little or nothing is free, and suggested slots."""
+    cited = cited if cited is not None else []
     asked = find_time_of_day(question) if question else None
+    if ctx is None or result.attendees or not (result.free or result.busy):
+        # Other people's time is only in the ranked slots (the stretches are the user's own).
+        return _slot_list(result, asked, ctx)
+    if asked is not None:
+        said = _at_time(result, asked, ctx, cited)
+        if said:
+            return said
+    days = _free_by_day(result, ctx)
+    zone = f"Times are in {ctx.zone_name}."
+    if not days:
+        busy = _busy_by_day(result, ctx, cited)
+        head = (
+            f"I couldn't find a free {result.duration_minutes}-minute stretch in working hours "
+            f"{_window_words(result, ctx)}."
+        )
+        return "\n".join([head, *busy, zone]) if busy else head
+    lines = [f"- {day}: free {', '.join(spans)}" for day, spans in list(days.items())[:5]]
+    head = f"When you're free for {result.duration_minutes} minutes (working hours):"
+    out = [head, *lines]
+    if len(days) == 1:
+        out += _busy_by_day(result, ctx, cited)
+    else:
+        # Holidays and other all-day events matter even when the week has room.
+        notes = [b for b in result.busy if b.all_day]
+        out += [f"Note: {_busy_line(b, ctx, cited)}" for b in notes[:3]]
+    return "\n".join([*out, zone])
+
+
+def _window_words(result: FindFreeTimeResult, ctx: AgentContext) -> str:
+    return _period(result.window_start, result.window_end, ctx)
+
+
+def _period(start: str, end: str, ctx: AgentContext) -> str:
+    """ "on Thu 10 Dec" for one day, else "between Thu 10 Dec 12:00 and Fri 11 Dec 17:00"."""
+    span = _local_span(start, end, ctx)
+    if span is None:
+        return f"between {start} and {end}"
+    lo, hi = span
+    last = hi - timedelta(seconds=1)
+    if hi - lo <= timedelta(days=1) and last.date() == lo.date():
+        return f"on {_short(lo)}"
+    if lo.time() == hi.time() == time(0):
+        # Whole days: "from Mon 30 Nov to Sun 6 Dec", the end day inclusive as people say it.
+        return f"from {_short(lo)} to {_short(last)}"
+    return f"between {_short(lo)} {_hm(lo)} and {_short(hi)} {_hm(hi)}"
+
+
+def _short(value: datetime) -> str:
+    return f"{value:%a} {value.day} {value:%b}"
+
+
+def _hm(value: datetime) -> str:
+    return f"{value:%H:%M}"
+
+
+def _local_span(start: str, end: str, ctx: AgentContext) -> tuple[datetime, datetime] | None:
+    lo, hi = _parse_local(start, ctx), _parse_local(end, ctx)
+    return (lo, hi) if lo is not None and hi is not None else None
+
+
+def _free_by_day(result: FindFreeTimeResult, ctx: AgentContext) -> dict[str, list[str]]:
+    """Free stretches at least the meeting long, grouped by day ("Mon 30 Nov")."""
+    need = timedelta(minutes=result.duration_minutes)
+    days: dict[str, list[str]] = {}
+    for r in result.free:
+        span = _local_span(r.start, r.end, ctx)
+        if span is None or span[1] - span[0] < need:
+            continue
+        days.setdefault(f"{span[0]:%a} {span[0].day} {span[0]:%b}", []).append(
+            f"{_hm(span[0])}-{_hm(span[1])}"
+        )
+    return days
+
+
+def _busy_line(b: BusyView, ctx: AgentContext, cited: list[str]) -> str:
+    span = _local_span(b.start, b.end, ctx)
+    if b.all_day or span is None:
+        when = f"{_day(' '.join(b.start.split()[:4]))} (all day)"
+    else:
+        when = f"{_day(b.start)} to {_hm(span[1])}"
+    soft = " (tentative)" if b.tentative else " (marked free)" if b.shows_as_free else ""
+    return f"{b.summary}: {when}{soft} {_cite(cited, b.event_id)}"
+
+
+def _busy_by_day(result: FindFreeTimeResult, ctx: AgentContext, cited: list[str]) -> list[str]:
+    """What takes the time: "Busy:" then one line per event (at most eight)."""
+    if not result.busy:
+        return []
+    return ["Busy:", *(f"- {_busy_line(b, ctx, cited)}" for b in result.busy[:8])]
+
+
+def _at_time(
+    result: FindFreeTimeResult, asked: time, ctx: AgentContext, cited: list[str]
+) -> str | None:
+    """Yes or no for one asked time on the window's first day, naming what is in the way."""
+    first = _parse_local(result.window_start, ctx)
+    if first is None:
+        return None
+    at = datetime.combine(first.date(), asked, tzinfo=ctx.tz)
+    until = at + timedelta(minutes=result.duration_minutes)
+    day = f"{at:%a} {at.day} {at:%b}"
+    clashes = []
+    for b in result.busy:
+        span = _local_span(b.start, b.end, ctx)
+        if span is not None and span[0] < until and span[1] > at:
+            clashes.append(b)
+    hard = [b for b in clashes if not b.tentative and not b.shows_as_free]
+    if hard:
+        what = "; ".join(_busy_line(b, ctx, cited) for b in hard[:3])
+        free = _free_by_day(result, ctx).get(day)
+        other = f" Free that day: {', '.join(free)}." if free else ""
+        return f"No, you're not free at {_hm(at)} on {day}: {what}.{other}"
+    for r in result.free:
+        span = _local_span(r.start, r.end, ctx)
+        if span is not None and span[0] <= at and until <= span[1]:
+            note = ""
+            if clashes:
+                note = " (tentative: " + "; ".join(
+                    _busy_line(b, ctx, cited) for b in clashes[:2]) + ")"  # fmt: skip
+            return (
+                f"Yes, you're free at {_hm(at)} on {day}{note}: free from {_hm(span[0])} "
+                f"to {_hm(span[1])}."
+            )
+    if not clashes:
+        return f"Yes, nothing is on your calendar at {_hm(at)} on {day}."
+    return None
+
+
+def _slot_list(result: FindFreeTimeResult, asked: time | None, ctx: AgentContext | None) -> str:
+    """The ranked slots as they are ("am I free at 3pm" answered from them)."""
     if asked is not None and ctx is not None and result.slots:
         for slot in result.slots:
-            lo, hi = _parse_local(slot.start, ctx), _parse_local(slot.end, ctx)
-            if lo is not None and hi is not None and lo.time() <= asked < hi.time():
-                return f"Yes, you're free at {asked:%H:%M}: {_day(slot.start)} to {hi:%H:%M}."
+            span = _local_span(slot.start, slot.end, ctx)
+            if span is not None and span[0].time() <= asked < span[1].time():
+                return f"Yes, you're free at {asked:%H:%M}: {_day(slot.start)} to {_hm(span[1])}."
     if not result.slots:
         return (
             f"I couldn't find a free {result.duration_minutes}-minute slot in working hours "
@@ -223,17 +423,13 @@ def compose_slots(
     slots = "; ".join(
         f"{_day(s.start)} to {' '.join(s.end.split()[4:])}"
         + (" (tentative conflict)" if s.tentative_conflicts else "")
-        for s in sorted(result.slots, key=lambda s: _sort_key(s.start, ctx))
+        for s in result.slots
     )
-    head = f"Free {result.duration_minutes}-minute slots"
+    who = f" (with {', '.join(result.attendees)})" if result.attendees else ""
+    head = f"Free {result.duration_minutes}-minute slots{who}"
     if asked is not None:
         head = f"No free slot found at {asked:%H:%M}; free {result.duration_minutes}-minute slots"
     return f"{head}: {slots}."
-
-
-def _sort_key(stamp: str, ctx: AgentContext | None) -> str:
-    parsed = _parse_local(stamp, ctx) if ctx is not None else None
-    return parsed.isoformat() if parsed is not None else stamp
 
 
 def asked_fields(question: str) -> list[str]:
@@ -248,12 +444,43 @@ def contact_has_answer(contact: ContactView, question: str) -> bool:
     return any(getattr(contact, f) for f in fields)
 
 
-def compose_contacts(result: LookupContactsResult, question: str, cited: list[str]) -> str | None:
+def _birthday_words(iso: str, ctx: AgentContext | None) -> str:
+    """ "1990-12-02" → "2 December 1990 (next: Wed 2 Dec 2026, in 7 days)"."""
+    try:
+        born = date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    text = f"{born.day} {born:%B %Y}"
+    if ctx is None:
+        return text
+    today = ctx.local_now.date()
+    try:
+        nxt = born.replace(year=today.year)
+        if nxt < today:
+            nxt = born.replace(year=today.year + 1)
+    except ValueError:  # 29 February
+        return text
+    days = (nxt - today).days
+    when = "today" if days == 0 else f"in {days} day{'s' * (days != 1)}"
+    last = nxt.replace(year=nxt.year - 1) if days else nxt
+    return f"{text} (next: {nxt:%a} {nxt.day} {nxt:%b %Y}, {when}; last: {last.day} {last:%b %Y})"
+
+
+def compose_contacts(
+    result: LookupContactsResult,
+    question: str,
+    cited: list[str],
+    ctx: AgentContext | None = None,
+    *,
+    mail_too: bool = False,
+) -> str | None:
     """Contacts with the fields asked for; None when no contact answers (search mail then)."""
     useful = [c for c in result.contacts if contact_has_answer(c, question)]
     said = set(content_words(question))
     named = [c for c in useful if said & set(content_words(c.name))]
-    useful = named or useful[:1]
+    # With mail found too, only a person the question names answers it ("po number for the
+    # castellan order" is about an order, not about Castellan's account manager's phone).
+    useful = named if (named or mail_too) else useful[:1]
     if not useful:
         return None
     fields = asked_fields(question)
@@ -264,6 +491,8 @@ def compose_contacts(result: LookupContactsResult, question: str, cited: list[st
             value = getattr(c, f)
             if isinstance(value, list):
                 value = ", ".join(value)
+            if f == "birthday" and value:
+                value = _birthday_words(str(value), ctx)
             if value:
                 label = {"phones": "phone", "emails": "email"}.get(f, f)
                 bits.append(value if f in ("title", "organization") else f"{label} {value}")
@@ -294,13 +523,30 @@ _GREETING = re.compile(r"^(hi|hello|hey|dear)\s+[\w .'-]{1,30},\s*", re.I)
 _ITEM = re.compile(r"^([-*•]|\d+[.)])\s")
 
 
-def sentences(text: str) -> list[str]:
-    """Sentences of a message body, whitespace-normalised, quote markers and noise dropped."""
+#: Footers, disclaimers and list chrome: never the answer to a question.
+_BOILERPLATE = re.compile(
+    r"\b(this (e-?mail|message|communication)( and any (files|attachments)[\w ]*)? "
+    r"(is|are|may be|may contain|contains?) [\w ,]*(confidential|privileged|intended)"
+    r"|intended (solely |only )?for the (use of the )?(named |intended )?"
+    r"(recipient|addressee|individual)"
+    r"|if you (have )?received this ([\w-]+ )?in error|unsubscribe|opt[ -]out"
+    r"|sent from my (iphone|ipad|android|mobile|blackberry)|do not reply to this"
+    r"|view (it|this( email)?) in your browser|(manage|update) your (email )?preferences"
+    r"|all rights reserved|privileged and confidential)",
+    re.I,
+)
+
+
+def sentences(text: str, *, keep_boilerplate: bool = False) -> list[str]:
+    """Sentences of a message body, whitespace-normalised, quote markers and noise dropped
+    (legal footers too, unless ``keep_boilerplate``: "how do I unsubscribe" wants that line)."""
     out: list[str] = []
     for raw in (s for block in _unwrap(text) for s in _SENTENCE.split(block)):
         s = _GREETING.sub("", " ".join(raw.strip(" >\t").split()))
-        # Truncation markers, greetings and signatures carry no fact.
+        # Truncation markers, greetings, signatures and legal footers carry no fact.
         if len(s) < 12 or s.startswith("…[truncated") or re.fullmatch(r"[\W\w]{0,25},", s):
+            continue
+        if not keep_boilerplate and _BOILERPLATE.search(s):
             continue
         out.append(s)
     return out
@@ -313,6 +559,7 @@ def _mail_candidates(
 
     A message from someone the question names ("what did José quote") gets a higher prior."""
     said = set(content_words(question))
+    footers = bool(_BOILERPLATE.search(question))
 
     def from_named(sender: str) -> float:
         return 0.1 if said & set(content_words(_who(sender))) else 0.0
@@ -326,7 +573,7 @@ def _mail_candidates(
         elif isinstance(a, ThreadView):
             views = list(reversed(a.messages))  # the latest message is the news
         for rank, m in enumerate(views):
-            for s in sentences(m.text):
+            for s in sentences(m.text, keep_boilerplate=footers):
                 if s not in seen:
                     seen.add(s)
                     prior = 0.06 - 0.01 * min(rank, 5) + from_named(m.sender)
@@ -336,7 +583,8 @@ def _mail_candidates(
         if isinstance(a, SearchMailboxResult):
             for rank, h in enumerate(a.hits[:3]):
                 # Search snippets mark matched words "[like] this": not citations, unmark them.
-                for s in sentences(_HIGHLIGHT.sub(r"\1", h.snippet)):
+                snippet = _HIGHLIGHT.sub(r"\1", h.snippet)
+                for s in sentences(snippet, keep_boilerplate=footers):
                     # A snippet of a message read in full repeats its sentences, cut short.
                     core = s.strip("… .")
                     if s not in seen and core not in read_text:
@@ -383,12 +631,8 @@ def compose_mail(
     if not hits and not read:
         return f"I couldn't find any email about {topic}."
     q = question.lower()
-    if _COUNT.search(q) and hits:
-        n = len({h.message_id for h in hits})
-        lines = [
-            f"- {h.subject} — {_who(h.sender)}, {h.date} {_cite(cited, h.message_id)}" for h in hits
-        ]
-        return f"I found {n} matching email{'s' * (n != 1)}:\n" + "\n".join(lines)
+    if MAIL_COUNT.search(q):
+        return _count_mail(hits, question, cited)
     if not _mail_mentions(artifacts, question):
         return f"I couldn't find any email about {topic}."
     candidates = _mail_candidates(artifacts, question)
@@ -414,6 +658,38 @@ def compose_mail(
             break
     picked.sort()  # the messages' own order reads better than score order
     return " ".join(f"{candidates[i][0]} {_cite(cited, candidates[i][1])}" for i in picked)
+
+
+def _count_mail(hits: list[MessageHit], question: str, cited: list[str]) -> str:
+    """ "How many emails ...": the hits that are about the question's topic, counted.
+
+    Search ranks everything by similarity, so a hit counts only when it shares a topic word
+    with the question (the sender and dates are already filters of the search)."""
+    sender = sender_named(question)
+    topic = set(content_words(question)) - _GENERIC - _COUNT_WORDS
+    if sender:
+        topic -= set(content_words(sender))
+    unique = list({h.message_id: h for h in hits}.values())
+    # A full page of hits that all count: there may be more than the search returned.
+    many = "at least " if len(unique) >= 20 else ""
+    if topic:
+        unique = [h for h in unique if topic & set(content_words(f"{h.subject} {h.snippet}"))]
+    n = len(unique)
+    if n == 0:
+        return "I couldn't find any matching email."
+    lines = [
+        f"- {h.subject} — {_who(h.sender)}, {h.date} {_cite(cited, h.message_id)}"
+        for h in unique[:10]
+    ]
+    more = f"\n(and {n - 10} more)" if n > 10 else ""
+    many = many if n == len({h.message_id for h in hits}) else ""
+    return f"I found {many}{n} matching email{'s' * (n != 1)}:\n" + "\n".join(lines) + more
+
+
+_COUNT_WORDS = frozenset(
+    "many email emails e-mail e-mails message messages mail mails thread threads replies "
+    "reply notes newsletters received receive sent send get got".split()
+)
 
 
 def _mail_mentions(artifacts: Sequence[BaseModel], question: str) -> bool:
@@ -457,20 +733,32 @@ def _mail_source(artifacts: Sequence[BaseModel], mid: str) -> str:
     return "an email"
 
 
+#: A question that is about mail even when a calendar or contact tool ran first.
+_MAIL_CUE = re.compile(
+    r"\b(e-?mails?|mail|wrote|write|said|say|says|sent|send|message|thread|inbox|newsletter|"
+    r"repl(y|ied)|forwarded|attach\w*)\b"
+)
+
+
 def compose(
     question: str,
     artifacts: Sequence[BaseModel],
     ctx: AgentContext,
     embedder: Embedder | None = None,
+    *,
+    primary: str | None = None,
 ) -> Composed | None:
-    """An answer to ``question`` from this turn's tool results, or None when none applies."""
+    """An answer to ``question`` from this turn's tool results, or None when none applies.
+
+    ``primary`` is the tool the question was routed to first: when a calendar tool answered
+    it, mail a second tool found is only added if the question is about mail too."""
     cited: list[str] = []
     parts: list[str] = []
     mail = [a for a in artifacts if isinstance(a, SearchMailboxResult | MessageView | ThreadView)]
     contacts = [a for a in artifacts if isinstance(a, LookupContactsResult)]
     contact_text = None
     for c in contacts:
-        contact_text = compose_contacts(c, question, cited)
+        contact_text = compose_contacts(c, question, cited, ctx, mail_too=bool(mail))
         if contact_text:
             parts.append(contact_text)
             break
@@ -478,10 +766,17 @@ def compose(
         if isinstance(a, ListEventsResult):
             parts.append(compose_events(a, question, ctx, cited))
         elif isinstance(a, FindFreeTimeResult):
-            parts.append(compose_slots(a, question, ctx))
+            parts.append(compose_slots(a, question, ctx, cited))
+    answered = [p for p in parts if p and not p.startswith("I couldn't")]
+    if (
+        primary in ("list_events", "find_free_time")
+        and answered
+        and not _MAIL_CUE.search(question.lower())
+    ):
+        mail = []  # the calendar answered; mail a close-second route found is noise
     if mail and not contact_text:
         text = compose_mail(mail, question, cited, embedder)
-        if contacts and cited:
+        if contacts and cited and not re.match(r"I (found|couldn't)", text):
             # A person question the contacts could not answer: say where the fact came from.
             text = f"From the email {_mail_source(mail, cited[0])}: {text}"
         parts.append(text)

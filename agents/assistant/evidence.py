@@ -99,4 +99,7 @@ def describe(artifacts: list[BaseModel]) -> dict[str, str]:
             for c in a.contacts:
                 bits = [c.title, c.organization, ", ".join(c.emails), ", ".join(c.phones)]
                 out.setdefault(c.contact_id, f"{c.name}: " + "; ".join(b for b in bits if b))
+        elif isinstance(a, FindFreeTimeResult):
+            for b in a.busy:
+                out.setdefault(b.event_id, f"{b.summary}: {b.start} to {b.end} (busy)")
     return out

@@ -398,9 +398,11 @@ def summarize_message(
         if isinstance(out, MessageSummaryDraft) and out.summary.strip():
             support = FaithfulnessChecker(embedder).check(out.summary, [text])
             if support.supported:
+                # The subject line is extracted even here: on AESLC dev the 135M model's
+                # subjects score far below the email's own opening words (README, evals).
                 return MessageSummary(
                     message_id=message.id, summary=out.summary.strip(),
-                    subject=" ".join(out.subject.split()[:10]), method="abstractive",
+                    subject=extractive_subject(text, embedder), method="abstractive",
                 )  # fmt: skip
     best = extractive_summary([message], embedder, max_sentences=2)
     summary = " ".join(s.text for s in best) or text[:200]
@@ -424,10 +426,11 @@ _FILLER = re.compile(
 )
 
 
-def extractive_subject(text: str, embedder: Embedder, *, max_words: int = 8) -> str:
+def extractive_subject(text: str, embedder: Embedder, *, max_words: int = 12) -> str:
     """A subject line: the opening of the first informative sentence, greeting and filler
     phrases removed, cut to ``max_words`` words. (Emails state their point first; on AESLC this
-    beats picking the most central sentence, see ``mailmind eval summaries``.)"""
+    beats picking the most central sentence. 12 words: on AESLC dev, ROUGE-L 24.0 vs 21.1 at 8
+    words and 23.0 for the whole lead sentence; see ``mailmind eval subject-lines``.)"""
     del embedder  # kept in the signature: a learned ranker would use it
     for sentence in split_sentences(text):
         cleaned = _FILLER.sub("", _GREETING.sub("", sentence)).strip(" -,:;")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from core.types import Message
 
 if TYPE_CHECKING:
+    from retrieval.store.base import Store
     from retrieval.store.calendar import CalendarStore
     from retrieval.store.contacts import ContactStore
 
@@ -24,6 +25,19 @@ _SENT_RE = re.compile(r"(^|[/._\\\\ ])(sent|sent[ _-]?items|sent[ _-]?mail|gesen
 def is_sent_folder(folder: str | None) -> bool:
     """True for folders holding the user's own sent mail."""
     return bool(folder and _SENT_RE.search(folder))
+
+
+def own_addresses(store: Store, user: str, *, per_folder: int = 50) -> list[str]:
+    """The user's own addresses, most used first: the senders of their sent folders."""
+    from collections import Counter
+
+    found: Counter[str] = Counter()
+    for folder in store.stats(user).folders:
+        if is_sent_folder(folder):
+            for m in store.list_messages(user, folder=folder, limit=per_folder):
+                if m.sender:
+                    found[m.sender.email.lower()] += 1
+    return [a for a, _ in found.most_common()]
 
 
 class PimMailHook:

@@ -60,6 +60,8 @@ class Busy:
     uid: str
     summary: str
     who: str = ""
+    #: Shown as free (TRANSP:TRANSPARENT, e.g. a public holiday): never blocks, but worth saying.
+    transparent: bool = False
 
 
 @dataclass(slots=True)
@@ -215,3 +217,60 @@ def find_free_time(
     return free_slots(
         busy, duration, window, working_hours, zone, step=step, limit=limit, per_day=per_day
     )
+
+
+def free_ranges(
+    busy: Iterable[Busy],
+    window: tuple[datetime, datetime],
+    working_hours: WorkingHours | None = None,
+    tz: str | tzinfo | None = None,
+    *,
+    min_duration: timedelta = timedelta(minutes=15),
+) -> list[tuple[datetime, datetime]]:
+    """The free stretches of each working day in ``window`` (hard busy time removed), at least
+    ``min_duration`` long, in time order.
+
+    Unlike :func:`free_slots` these are not aligned to a grid: a meeting that ends at 9:45
+    leaves the user free from 9:45, which is what "when am I free on Monday" asks."""
+    start, end = window
+    zone = get_zone(tz)
+    hours = working_hours or WorkingHours()
+    hard = sorted((b for b in busy if not b.soft), key=lambda b: b.start)
+    out: list[tuple[datetime, datetime]] = []
+    for day in _days(start, end, zone):
+        if day.weekday() not in hours.weekdays:
+            continue
+        lo = max(start, datetime.combine(day, hours.start, tzinfo=zone))
+        hi = min(end, datetime.combine(day, hours.end, tzinfo=zone))
+        cursor = lo
+        for b in hard:
+            if b.end <= cursor or b.start >= hi:
+                continue
+            if b.start - cursor >= min_duration:
+                out.append((cursor, b.start))
+            cursor = max(cursor, b.end)
+        if hi - cursor >= min_duration:
+            out.append((cursor, hi))
+    return out
+
+
+def busy_between(
+    store: CalendarStore,
+    user: str,
+    window: tuple[datetime, datetime],
+    tz: str | tzinfo | None = None,
+    *,
+    user_emails: Iterable[str] = (),
+) -> list[Busy]:
+    """The user's own busy intervals overlapping ``window`` (any hour, not only working hours),
+    in time order: what a free-time answer names as the reason a time is taken."""
+    zone = get_zone(tz)
+    start, end = window
+    events = store.events_between(user, start - timedelta(days=1), end, tz=zone)
+    busy = busy_from_events(events, user_emails=user_emails)
+    busy += [
+        Busy(e.start, e.end, True, e.uid, e.summary, transparent=True)
+        for e in events
+        if e.transparency == "TRANSPARENT" and e.status != "CANCELLED"
+    ]
+    return sorted((b for b in busy if b.start < end and b.end > start), key=lambda b: b.start)

@@ -38,6 +38,9 @@ def ctx() -> AgentContext:
         ("am I busy on Saturday", date(2026, 11, 28)),
         ("December 9th", date(2026, 12, 9)),
         ("the 28th", date(2026, 11, 28)),
+        # The calendar date says which Thursday; a weekday alone would be tomorrow.
+        ("free time on Thursday Dec 10 for a call?", date(2026, 12, 10)),
+        ("Monday the 30th", date(2026, 11, 30)),
     ],
 )
 def test_date_phrases_resolve_to_the_right_local_day(question: str, day: date) -> None:

@@ -17,9 +17,11 @@ from agents.llm.fake import FakeChatModel
 from tests.agents.test_assistant_graph import FixedRouter, scripted
 from tools.context import AgentContext, Backends
 from tools.schemas import (
+    BusyView,
     ContactView,
     EventView,
     FindFreeTimeResult,
+    FreeRangeView,
     ListEventsResult,
     LookupContactsResult,
     MessageHit,
@@ -87,6 +89,13 @@ def test_other_attendees_and_the_named_event_only(light_ctx: AgentContext) -> No
     assert out is not None
     assert "other attendees: Leah Okafor, Marcus Chen" in out.text
     assert out.cited == ["evt-review@x.example"] and "Foundry" not in out.text
+    # The user is among the attendees: "who else" leaves them out, "who is coming" does not.
+    mine = REVIEW.model_copy(update={"attendees": [*REVIEW.attendees, "Dana Reyes"],
+                                     "you": "Dana Reyes"})  # fmt: skip
+    out = compose("Who else is invited to the budget review?", [events(mine)], light_ctx)
+    assert out is not None and "Dana Reyes" not in out.text
+    out = compose("Who is invited to the budget review?", [events(mine)], light_ctx)
+    assert out is not None and "Dana Reyes" in out.text
 
 
 @pytest.mark.parametrize("n", [0, 1, 3])
@@ -122,6 +131,51 @@ def test_free_slots_and_no_slot(light_ctx: AgentContext) -> None:
     none = FindFreeTimeResult(duration_minutes=45, window_start="a", window_end="b", slots=[])
     out = compose("free 45 minutes monday?", [none], light_ctx)
     assert out is not None and out.text.startswith("I couldn't find")
+
+
+def day_plan(*busy: BusyView, free: list[tuple[str, str]]) -> FindFreeTimeResult:
+    """A one-day find_free_time result (Fri 18 Dec) as the tool renders it."""
+    return FindFreeTimeResult(
+        duration_minutes=30, window_start="Fri 18 Dec 2026 00:00 PST",
+        window_end="Sat 19 Dec 2026 00:00 PST", slots=[],
+        free=[FreeRangeView(start=f"Fri 18 Dec 2026 {a} PST", end=f"Fri 18 Dec 2026 {b} PST")
+              for a, b in free],
+        busy=list(busy),
+    )  # fmt: skip
+
+
+PARTY_BUSY = BusyView(
+    event_id="evt-party", summary="Holiday party",
+    start="Fri 18 Dec 2026 17:30 PST", end="Fri 18 Dec 2026 21:00 PST",
+)  # fmt: skip
+STANDUP_BUSY = BusyView(
+    event_id="evt-standup", summary="Standup",
+    start="Fri 18 Dec 2026 09:30 PST", end="Fri 18 Dec 2026 09:45 PST",
+)  # fmt: skip
+
+
+def test_free_time_says_what_is_in_the_way(light_ctx: AgentContext) -> None:
+    plan = day_plan(STANDUP_BUSY, PARTY_BUSY, free=[("09:00", "09:30"), ("09:45", "17:00")])
+    out = compose("could I take a 6pm call on the 18th?", [plan], light_ctx)
+    assert out is not None and out.text.startswith("No, you're not free at 18:00 on Fri 18 Dec")
+    assert "Holiday party" in out.text and out.cited == ["evt-party"]
+    out = compose("am I free at 10am on the 18th?", [plan], light_ctx)
+    assert out is not None and out.text.startswith("Yes, you're free at 10:00")
+    assert "from 09:45 to 17:00" in out.text
+    # Free stretches are off the grid: free from 9:45, after the standup.
+    out = compose("when am I free on the 18th?", [plan], light_ctx)
+    assert out is not None and "09:45-17:00" in out.text and "Standup" in out.text
+
+
+def test_no_free_time_names_the_all_day_event(light_ctx: AgentContext) -> None:
+    offsite = BusyView(
+        event_id="evt-offsite", summary="Offsite", all_day=True,
+        start="Fri 18 Dec 2026 00:00 PST", end="Sat 19 Dec 2026 00:00 PST",
+    )  # fmt: skip
+    out = compose("any free time on Dec 18?", [day_plan(offsite, free=[])], light_ctx)
+    assert out is not None
+    assert out.text.startswith("I couldn't find a free 30-minute stretch in working hours on Fri")
+    assert "Offsite: Fri 18 Dec 2026 (all day)" in out.text and out.cited == ["evt-offsite"]
 
 
 def contact(uid: str, name: str, **kw: Any) -> ContactView:
@@ -285,3 +339,63 @@ def test_compound_request_is_answered_part_by_part(demo_services: Any, ctx: Agen
     assert prose.startswith("1. ") and "\n2. " in prose
     assert "Boardroom" in prose and "Castellan Plastics" in prose
     assert {c.name for c in res.tool_calls} >= {"list_events", "lookup_contacts"}
+
+
+def test_legal_footers_are_never_evidence() -> None:
+    body = (
+        "The PO number is PO-2026-118.\n\n"
+        "This email and any attachments are confidential and intended solely for the "
+        "addressee.\nIf you have received this email in error please notify the sender.\n"
+        "Sent from my iPhone"
+    )
+    assert sentences(body) == ["The PO number is PO-2026-118."]
+
+
+def test_mail_count_counts_topic_hits_and_a_figure_question_is_not_a_count(
+    light_ctx: AgentContext,
+) -> None:
+    found = hits("m1", "m2", "m3")
+    found.hits.append(
+        MessageHit(
+            message_id="m4",
+            thread_id="t4",
+            date=None,
+            sender="y",
+            subject="Lunch",
+            snippet="sandwiches on friday",
+        )
+    )
+    out = compose("how many emails about NW-482?", [found], light_ctx)
+    assert out is not None and out.text.startswith("I found 3 matching emails")
+    assert out.cited == ["m1", "m2", "m3"]
+    # "How many people registered" asks for a figure in a mail, not for a count of mails.
+    mail = message("m9", "The 247 people already registered have been told about the new date.")
+    out = compose("how many people had registered for the NW-482 webinar?", [mail], light_ctx)
+    assert out is not None and "247" in out.text and not out.text.startswith("I found")
+
+
+def test_count_questions_filter_by_the_named_sender(light_ctx: AgentContext) -> None:
+    from agents.assistant.args import heuristic_args, sender_named
+
+    assert sender_named("how many emails did José send me?") == "José"
+    assert sender_named("how many emails from Priya Natarajan this week") == "Priya Natarajan"
+    args = heuristic_args("search_mailbox", "how many emails from Priya this week?", light_ctx)
+    assert args["sender"] == "Priya" and args["limit"] == 20
+    assert (args["after"], args["before"]) == ("2026-11-23", "2026-11-29")
+    plain = heuristic_args("search_mailbox", "what did Priya say about the fix", light_ctx)
+    assert "sender" not in plain and plain["limit"] == 5
+
+
+def test_birthday_and_event_details_are_answered(light_ctx: AgentContext) -> None:
+    nadia = contact("c-nadia", "Nadia Farouk", birthday="1990-12-02", phones=["+1 555 0195"])
+    out = compose("when's nadia's bday", [LookupContactsResult(query="nadia", contacts=[nadia])],
+                  light_ctx)  # fmt: skip
+    assert out is not None and "2 December 1990" in out.text and "in 7 days" in out.text
+    assert "555" not in out.text  # only the field asked for
+    offsite = event(
+        "evt-off", "Product offsite", "Thu 10 Dec 2026", "Fri 11 Dec 2026",
+        all_day=True, description="Roadmap review. Bus leaves the office 07:30.",
+    )  # fmt: skip
+    out = compose("what time does the bus leave for the offsite", [events(offsite)], light_ctx)
+    assert out is not None and "Bus leaves the office 07:30." in out.text
+    assert "Roadmap" not in out.text

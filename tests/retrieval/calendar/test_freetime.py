@@ -10,7 +10,14 @@ import pytest
 from core.errors import InputError
 from retrieval.sources.calendar.parse import parse_ics
 from retrieval.store.calendar import CalendarStore
-from retrieval.store.freetime import WorkingHours, find_free_time, free_slots
+from retrieval.store.freetime import (
+    Busy,
+    WorkingHours,
+    busy_between,
+    find_free_time,
+    free_ranges,
+    free_slots,
+)
 
 TZ = ZoneInfo("Europe/Berlin")
 HOUR = timedelta(hours=1)
@@ -113,3 +120,36 @@ def test_invalid_arguments() -> None:
         free_slots([], HOUR, (datetime(2024, 1, 2), datetime(2024, 1, 3)))
     with pytest.raises(InputError):
         free_slots([], -HOUR, MONDAY)
+
+
+def test_free_ranges_are_off_grid_and_skip_soft_busy() -> None:
+    at = lambda h, m=0: datetime(2024, 3, 4, h, m, tzinfo=TZ)  # noqa: E731
+    busy = [
+        Busy(at(9), at(9, 45), False, "standup", "Standup"),
+        Busy(at(12), at(13), False, "lunch", "Lunch"),
+        Busy(at(14), at(15), True, "maybe", "Maybe"),  # tentative: does not take the time
+        Busy(at(16, 50), at(18), False, "late", "Late"),
+    ]
+    ranges = free_ranges(busy, MONDAY, tz=TZ)
+    assert [(a.hour, a.minute, b.hour, b.minute) for a, b in ranges] == [
+        (9, 45, 12, 0),
+        (13, 0, 16, 50),
+    ]
+    # Shorter than the minimum: the 10 minutes before 17:00 are gone, and so is a 10-minute gap.
+    tight = [*busy, Busy(at(9, 45), at(11, 55), False, "x", "X")]
+    ranges = free_ranges(tight, MONDAY, tz=TZ, min_duration=timedelta(minutes=15))
+    assert (ranges[0][0].hour, ranges[0][0].minute) == (13, 0)
+
+
+def test_busy_between_names_holidays_marked_free(store: CalendarStore) -> None:
+    _load(
+        store,
+        _event("meeting", "20240304T100000", "20240304T110000"),
+        "BEGIN:VEVENT\r\nUID:holiday\r\nDTSTART;VALUE=DATE:20240304\r\n"
+        "DTEND;VALUE=DATE:20240305\r\nSUMMARY:Holiday\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\n",
+        _event("cancelled", "20240304T120000", "20240304T130000", "STATUS:CANCELLED\r\n"),
+    )
+    busy = busy_between(store, "u", MONDAY, TZ)
+    assert {b.uid: b.transparent for b in busy} == {"holiday": True, "meeting": False}
+    # Marked free: the holiday never takes working time.
+    assert free_ranges(busy, MONDAY, tz=TZ)[0][0].hour == 9
