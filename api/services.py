@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph.graph.state import CompiledStateGraph
 
+    from agents.actions.service import ActionService
     from agents.assistant.router import IntentRouter
     from core.settings import Settings
     from retrieval.index import VectorIndex
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from retrieval.index.search import Searcher
     from retrieval.ingest.mail import Ingestor, ProgressFn
     from retrieval.sources.sync.mail_sink import MailSink
+    from retrieval.store.actions import StoredAction
     from retrieval.store.base import Store
     from retrieval.store.feedback import FeedbackStore
     from retrieval.store.keys import KeyStore
@@ -206,6 +208,8 @@ class Services:
             context_length=self.settings.llm.context_length,
             max_question_chars=agent.max_question_chars,
             compose_answers=agent.compose_answers,
+            model_args=agent.model_args,
+            actions=self.actions,
         )
 
     def agent_context(
@@ -231,6 +235,55 @@ class Services:
         from retrieval.store.keys import open_key_store
 
         return open_key_store(self.settings)
+
+    @cached_property
+    def actions(self) -> ActionService:
+        """Proposed side-effecting actions and their approval (``agents.actions``)."""
+        from agents.actions.executor import ActionEnv
+        from agents.actions.service import ActionService
+        from retrieval.store.actions import open_action_store
+
+        env = ActionEnv(
+            settings=self.settings, actions=open_action_store(self.settings), store=self.store,
+            calendars=self.pim.calendars, dav_state=self.pim.dav_state,
+        )  # fmt: skip
+        return ActionService(env, ttl_s=self.settings.actions.approval_ttl_s)
+
+    def decide_action(self, user: str, action_id: str, decision: str) -> StoredAction:
+        """Approve or reject ``user``'s action (the approve/reject routes and CLI only): a
+        conversation of this process waiting on it is resumed, else the action runs here."""
+        if decision not in ("approve", "reject"):
+            from core.errors import InputError
+
+            raise InputError(f"decision must be approve or reject: {decision!r}")
+        return self.actions.decide(
+            user, action_id, "approve" if decision == "approve" else "reject",
+            resume=self._resume_action,
+        )  # fmt: skip
+
+    def _resume_action(self, action: StoredAction) -> bool:
+        """Resume the conversation waiting on ``action`` when its graph is loaded here."""
+        if "assistant" not in self.__dict__ or not action.conversation:
+            return False
+        from langgraph.types import Command
+
+        config: Any = {"configurable": {"thread_id": f"{action.user}/{action.conversation}"}}
+        graph = self.assistant
+        waiting = any(
+            isinstance(i.value, dict) and (i.value.get("action") or {}).get("id") == action.id
+            for i in graph.get_state(config).interrupts
+        )
+        if not waiting:
+            return False
+        from tools.context import AgentContext, Backends
+
+        # The approval step searches nothing: no need to open the vector index for it.
+        backends = Backends(
+            store=self.store, calendars=self.pim.calendars, contacts=self.pim.contacts
+        )
+        ctx = AgentContext(user=action.user, backends=backends)
+        graph.invoke(Command(resume={"action_id": action.id}), config=config, context=ctx)
+        return True
 
     @cached_property
     def feedback(self) -> FeedbackStore:
@@ -277,6 +330,7 @@ class Services:
         )
         counts["keys.api_keys"] = self.keys.delete_user(user)
         add("feedback", delete_feedback(self.keys.conn, user))
+        add("actions", self.actions.store.delete_user(user))
         if "checkpointer" in self.__dict__:
             saver: Any = self.checkpointer
             with saver.lock:
@@ -327,6 +381,8 @@ class Services:
             self.keys.close()
         if "feedback" in self.__dict__:
             self.feedback.close()
+        if "actions" in self.__dict__:
+            self.actions.store.close()
         if "checkpointer" in self.__dict__:
             self.checkpointer.conn.close()  # type: ignore[attr-defined]
         if "index" in self.__dict__:

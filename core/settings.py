@@ -161,6 +161,12 @@ class AgentSettings(BaseModel):
     max_question_chars: int = Field(
         2000, ge=1, description="Longest question `ask` accepts (checked before any tool runs)."
     )
+    model_args: Literal["auto", "always"] = Field(
+        "auto",
+        description="`auto` = tool arguments come from the question by code (dates, names, "
+        "words) and the model fills only what code could not; `always` = the model proposes "
+        "every tool's arguments, checked against the question (capable models).",
+    )
 
 
 class MailAccount(BaseModel):
@@ -196,6 +202,32 @@ class SyncSettings(BaseModel):
 
     imap: list[MailAccount] = Field(default_factory=list, description="IMAP accounts.")
     dav: list[DavAccount] = Field(default_factory=list, description="CalDAV/CardDAV accounts.")
+
+
+class SmtpSettings(BaseModel):
+    """Outgoing mail: approved `send_email` / invitation replies are delivered here when set."""
+
+    host: str | None = Field(
+        None, description="SMTP server; unset keeps approved mail in the outbox only."
+    )
+    port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    user: str | None = Field(None, description="SMTP login (unset: no authentication).")
+    password: SecretStr | None = Field(None, description="SMTP password.")
+    starttls: bool = Field(True, description="Upgrade the connection with STARTTLS.")
+    from_address: str | None = Field(
+        None,
+        description="`From` address of sent mail (default: the user's address in their sent "
+        "folder, else `<user>@localhost`).",
+    )
+    timeout_s: float = Field(30.0, gt=0, description="Timeout of one SMTP session.")
+
+
+class ActionSettings(BaseModel):
+    """Side-effecting actions (send, draft, invitation replies, events): approval rules."""
+
+    approval_ttl_s: int = Field(
+        900, ge=10, description="A proposed action expires this long after it was proposed."
+    )
 
 
 class ServerSettings(BaseModel):
@@ -257,8 +289,15 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
     otel: OtelSettings = Field(default_factory=OtelSettings)  # type: ignore[arg-type]
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
+    actions: ActionSettings = Field(default_factory=ActionSettings)  # type: ignore[arg-type]
     log_content: bool = Field(
         False, description="Allow mail bodies, subjects and addresses in logs (debugging only)."
+    )
+    prompts_dir: Path | None = Field(
+        None,
+        description="Prompt files the REPL and `mailmind prompt` read and save (default: the "
+        "packaged `prompts/`).",
     )
 
     @property
@@ -275,6 +314,11 @@ class Settings(BaseSettings):
     def index_dir(self) -> Path:
         """Folder holding the embedded Qdrant Edge index (one shard per user)."""
         return self.data_dir / "index"
+
+    @property
+    def repl_history_path(self) -> Path:
+        """The developer REPL's command history (kept across runs)."""
+        return self.data_dir / "repl_history"
 
     @property
     def quarantine_dir(self) -> Path:

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph.graph.state import CompiledStateGraph
 
+    from agents.actions.service import ActionService
     from agents.assistant.router import IntentRouter
 
 Routing = Literal["router", "model"]
@@ -90,13 +91,23 @@ _UNSUPPORTED_CLAIM = re.compile(
 )
 
 
-def describe_capabilities() -> str:
-    """What the assistant can do, from its real tools (and what it cannot)."""
+def describe_capabilities(can_act: bool = False) -> str:
+    """What the assistant can do, from its real tools (and what it cannot).
+
+    ``can_act``: side-effecting actions are on (drafts, sending, invitations, events), each
+    proposed for the user's approval."""
     actions = [CAPABILITIES[name] for name in TOOL_FUNCTIONS]
     listed = ", ".join(actions[:-1]) + f" and {actions[-1]}"
-    return (
-        f"Hi! I'm mailmind. I can {listed}, and answer questions from them with the sources "
-        "cited. I only read: I cannot send, reply to, delete or change any mail, event or contact."
+    head = (
+        f"Hi! I'm mailmind. I can {listed}, and answer questions from them with the sources cited."
+    )
+    if can_act:
+        return head + (
+            " I can also draft and send mail, answer invitations and create or move events, "
+            "but only after you approve each action; I never delete anything."
+        )
+    return head + (
+        " I only read: I cannot send, reply to, delete or change any mail, event or contact."
     )
 
 
@@ -118,13 +129,19 @@ def build_graph(
     context_length: int | None = None,
     max_question_chars: int | None = None,
     compose_answers: bool = True,
+    model_args: Literal["auto", "always"] = "auto",
+    actions: ActionService | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the assistant graph. ``router`` is required for ``routing="router"``.
 
     ``context_length`` (the model's context in tokens) makes every prompt fit it before the model
     is called; ``max_question_chars`` rejects longer questions before any tool runs.
     ``compose_answers`` renders answers from the tool results by code
-    (:mod:`agents.assistant.compose`); off, the model writes them (checked the same way)."""
+    (:mod:`agents.assistant.compose`); off, the model writes them (checked the same way).
+    ``model_args="auto"`` asks the model for tool arguments only when code could not read them
+    off the question (with model routing, always): each such call costs seconds on a CPU.
+    ``actions`` enables side-effecting requests ("send an email to ..."): they are proposed,
+    checked by the policy and stop at an approval interrupt (:mod:`agents.actions.nodes`)."""
     if routing == "router" and router is None:
         raise ValueError("routing='router' needs an IntentRouter")
     tools = build_tools()
@@ -168,7 +185,8 @@ def build_graph(
         ctx = runtime.context
         tool, *rest = state["plan"]
         try:
-            args = _args_for(model, tool, state, ctx, budget)
+            ask_model = model_args == "always" or routing == "model"
+            args = _args_for(model, tool, state, ctx, budget, ask_model=ask_model)
         except MailmindError:
             # Let the tool report the problem to the observe step rather than end the turn.
             args = (
@@ -210,7 +228,7 @@ def build_graph(
         ctx = runtime.context
         question = state["question"]
         if not state.get("tools_used"):
-            text = _chat_reply(model, question, budget, answer_tokens)
+            text = _chat_reply(model, question, budget, answer_tokens, actions is not None)
             return {"messages": [AIMessage(content=text)], "answer": text, "citations": []}
         now = ctx.local_now.strftime(f"%a %d %b %Y %H:%M ({ctx.zone_name})")
         prompt = budget.fit(
@@ -265,13 +283,28 @@ def build_graph(
     def node(name: str, fn: Any) -> Any:
         return traced(f"assistant.{name}", fn, attributes={GRAPH_NODE: name})
 
-    graph.add_node("route", node("route", route))
+    if actions is not None:
+        from agents.actions import nodes as action_nodes
+
+        rank = getattr(router, "rank_actions", None)
+        route_node = action_nodes.action_route(route, rank, max_question_chars)
+        propose_node, approval_node = action_nodes.build_nodes(actions, model)
+        graph.add_node("route", node("route", route_node))
+        graph.add_node("propose", node("propose", propose_node))
+        graph.add_node("approval", node("approval", approval_node))
+        graph.add_conditional_edges(
+            "route", action_nodes.after_route_or_action(after_route), ["plan", "answer", "propose"]
+        )
+        graph.add_conditional_edges("propose", action_nodes.after_propose, ["approval", END])
+        graph.add_edge("approval", END)
+    else:
+        graph.add_node("route", node("route", route))
+        graph.add_conditional_edges("route", after_route, ["plan", "answer"])
     graph.add_node("plan", node("plan", plan))
     graph.add_node("tools", node("tools", run_tools))
     graph.add_node("observe", node("observe", observe))
     graph.add_node("answer", node("answer", answer))
     graph.add_edge(START, "route")
-    graph.add_conditional_edges("route", after_route, ["plan", "answer"])
     graph.add_edge("plan", "tools")
     graph.add_edge("tools", "observe")
     graph.add_conditional_edges("observe", after_observe, ["plan", "answer"])
@@ -283,19 +316,25 @@ class _Answer(BaseModel):
     answer: str
 
 
-def _chat_reply(model: BaseChatModel, question: str, budget: PromptBudget, generate: int) -> str:
+def _chat_reply(
+    model: BaseChatModel,
+    question: str,
+    budget: PromptBudget,
+    generate: int,
+    can_act: bool = False,
+) -> str:
     """A reply that needs no tool (greetings, thanks, "what can you do").
 
     Questions about the assistant itself get :func:`describe_capabilities`; a model reply that
     claims an ability no tool has (sending mail, booking...) is replaced by it too."""
     if _ABOUT_CUE.search(question.strip()):
-        return describe_capabilities()
+        return describe_capabilities(can_act)
     prompt = budget.fit(
         lambda _: render("assistant_chat", question=question), [], generate=generate
     )
     text = str(model.invoke(prompt).content).strip()
     if not text or _UNSUPPORTED_CLAIM.search(text):
-        return describe_capabilities()
+        return describe_capabilities(can_act)
     return text
 
 
@@ -378,7 +417,7 @@ def _primary_ids(artifact: BaseModel) -> list[str]:
     if isinstance(artifact, LookupContactsResult):
         return [c.contact_id for c in artifact.contacts]
     if isinstance(artifact, FindFreeTimeResult):
-        return []
+        return [b.event_id for b in artifact.busy]
     return []
 
 
@@ -434,7 +473,11 @@ def _args_for(
     state: AssistantState,
     ctx: AgentContext,
     budget: PromptBudget | None = None,
+    *,
+    ask_model: bool = True,
 ) -> dict[str, Any]:
+    """Arguments for ``tool``: read off the question by code, the model asked only when
+    ``ask_model`` or when code left a required argument empty; every value is checked."""
     question = _part_for(state, tool)
     artifacts = _all_tool_artifacts(state)
     if tool in ("read_message", "read_thread"):
@@ -445,6 +488,13 @@ def _args_for(
         if emails:
             fallback["attendees"] = emails[:3]
     args_model, _fn = TOOL_FUNCTIONS[tool]
+    missing = [
+        name
+        for name, f in args_model.model_fields.items()
+        if f.is_required() and fallback.get(name) in (None, "", [])
+    ]
+    if not ask_model and not missing:
+        return reconcile(tool, None, fallback, question, ctx)
     proposed: dict[str, Any] | None
     try:
         structured = model.with_structured_output(args_model)
@@ -566,7 +616,9 @@ def _compose_parts(
     """A composed answer, one numbered paragraph per ask of a compound request."""
     parts = state.get("parts") or []
     if len(parts) < 2:
-        return compose(state["question"], artifacts, ctx, embedder)
+        used = state.get("tools_used") or []
+        primary = used[0] if used else None
+        return compose(state["question"], artifacts, ctx, embedder, primary=primary)
     texts: list[str] = []
     cited: list[str] = []
     for i, (ask, tool) in enumerate(parts, start=1):

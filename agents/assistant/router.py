@@ -13,6 +13,7 @@ The router returns a ranking, so the graph can run a second tool when two are cl
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +50,13 @@ CUES: list[tuple[re.Pattern[str], str, float]] = [
     (re.compile(r"\b[a-z]{2,5}-\d{2,}\b|\b(po|invoice|ticket|order|quote) (number|no|#)"),
      "search_mailbox", 0.08),
 ]  # fmt: skip
+
+#: Side-effecting tools (``agents/actions``): their examples in ``intents.yaml`` only break ties
+#: between actions the request's verbs allow (:meth:`IntentRouter.rank_actions`); they never
+#: compete with the read-only tools in :meth:`IntentRouter.route`.
+ACTIONS = (
+    "save_draft", "send_email", "reply_to_invitation", "create_event", "update_event",
+)  # fmt: skip
 
 #: Where a request joins two asks: "..., and am I free then?", "...; also who is ...".
 _CLAUSE_SPLIT = re.compile(
@@ -128,13 +136,36 @@ class IntentRouter:
         self.min_score = min_score
         self.labels: list[str] = []
         texts: list[str] = []
+        action_texts: list[str] = []
+        self.action_labels: list[str] = []
         for label, examples in data.items():
+            if label in ACTIONS:
+                action_texts += [str(ex) for ex in examples]
+                self.action_labels += [label] * len(examples)
+                continue
             for ex in examples:
                 self.labels.append(label)
                 texts.append(str(ex))
         self.names = sorted(set(self.labels))
         self._vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
         self._label_idx = np.array([self.names.index(lbl) for lbl in self.labels])
+        self._action_vectors = (
+            np.asarray(embedder.embed(action_texts), dtype=np.float32) if action_texts else None
+        )
+
+    def rank_actions(self, text: str, candidates: Sequence[str]) -> str:
+        """The action among ``candidates`` whose examples are most similar to ``text``."""
+        if self._action_vectors is None or len(candidates) < 2:
+            return candidates[0]
+        q = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+        sims = self._action_vectors @ q
+        labels = np.array(self.action_labels)
+        best = {
+            c: float(np.sort(sims[labels == c])[::-1][: self.k].mean())
+            for c in candidates
+            if (labels == c).any()
+        }
+        return max(best, key=lambda c: best[c]) if best else candidates[0]
 
     def plan(self, text: str, route: Route | None = None) -> list[str]:
         """Tools for ``text`` in order: one per clause of a compound request, deduplicated.

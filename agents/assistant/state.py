@@ -43,3 +43,7 @@ class AssistantState(TypedDict, total=False):
     parts: list[tuple[str, str]]
     #: Extra per-turn data for observers.
     meta: dict[str, Any]
+    #: The side-effecting tool an action request asks for (``None`` for a question).
+    action_tool: str | None
+    #: The action proposed this turn and waiting for approval (``StoredAction.as_dict()``).
+    pending_action: dict[str, Any] | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -71,6 +71,12 @@ def ask_command(
             elif kind == "token" and stream:
                 streamed = True
                 err.print(event["text"], end="", style="dim")
+        # An action proposed this turn: --json shows it and exits; otherwise ask y/n.
+        pending = _pending_action(services, user, result)
+        if pending is not None:
+            result["pending_action"] = pending
+            if not as_json:
+                result["answer"] = _prompt_action(services, user, pending, result)
     except MailmindError as exc:
         raise fail(exc, as_json) from exc
     finally:
@@ -87,6 +93,31 @@ def ask_command(
         f"{result.get('latency_s')} s · times in {result.get('timezone')} · "
         f"citations {result.get('citations')}[/]"
     )
+
+
+def _pending_action(services: Any, user: str, result: dict[str, object]) -> dict[str, Any] | None:
+    """The action this turn proposed, still pending (``None`` for an ordinary answer)."""
+    if "actions" not in services.__dict__ and "assistant" not in services.__dict__:
+        return None
+    conversation = str(result.get("conversation") or "")
+    found = services.actions.list(user, status="pending", conversation=conversation)
+    return found[0].as_dict() if found else None
+
+
+def _prompt_action(
+    services: Any, user: str, pending: dict[str, Any], result: dict[str, object]
+) -> str:
+    """Show the proposal and ask y/n; returns the text to print as the answer."""
+    from agents.actions.service import outcome_text
+
+    typer.echo(str(result.get("answer", "")))
+    try:
+        approve = typer.confirm("Approve this action?", default=False, err=True)
+    except (typer.Abort, EOFError):
+        later = f"mailmind actions approve {pending['id']} --user {user}"
+        return f"Left pending: approve it later with `{later}`."
+    action = services.decide_action(user, pending["id"], "approve" if approve else "reject")
+    return outcome_text(action)
 
 
 def _parse_now(value: str | None) -> datetime | None:

@@ -404,6 +404,17 @@ class CalendarStore:
             result[clean_address(email)] = {r["uid"] for r in rows}
         return result
 
+    def get_component(self, user: str, uid: str, recurrence_key: str = "") -> dict[str, Any] | None:
+        """One stored component (``ics``, ``timezones``, ``calendar``, ``source``, ``sequence``,
+        ``method``), or ``None``; used to write an event back where it came from."""
+        _require_user(user)
+        row = self.conn.execute(
+            "SELECT uid, recurrence_key, ics, timezones, calendar, source, sequence, method"
+            " FROM cal_components WHERE user = ? AND uid = ? AND recurrence_key = ?",
+            (user, uid, recurrence_key),
+        ).fetchone()
+        return dict(row) if row is not None else None
+
     def count(self, user: str) -> int:
         """Number of stored components (masters + overrides) for ``user``."""
         _require_user(user)

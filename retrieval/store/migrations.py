@@ -1,10 +1,11 @@
 """One schema-migration mechanism for every table in the SQLite store.
 
 Every component (``mail``, ``calendar``, ``contacts``, ``imap_sync``, ``dav_sync``,
-``api_keys``, ``feedback``, …) owns an append-only list of migrations: ``migrations[i]`` is the
-list of SQL statements that upgrade the component from version ``i`` to ``i + 1``. The version in
-force is kept per component in one table, ``schema_versions(component, version)``, so every
-component can live in the one SQLite file (``settings.store_path``) and evolve on its own.
+``api_keys``, ``feedback``, ``actions``, …) owns an append-only list of migrations:
+``migrations[i]`` is the list of SQL statements that upgrade the component from version ``i``
+to ``i + 1``. The version in force is kept per component in one table,
+``schema_versions(component, version)``, so every component can live in the one SQLite file
+(``settings.store_path``) and evolve on its own.
 
 Rules: never edit a released migration, append the next one; a database written by newer code
 is refused with :class:`~core.errors.MigrationError` rather than misread. Databases from before
