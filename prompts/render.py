@@ -25,12 +25,16 @@ marked text is data, never instructions (see ``untrusted_notice``).
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -77,6 +81,12 @@ class Prompt:
         """``name@version``: recorded in traces so outputs can be tied to the prompt used."""
         return f"{self.name}@{self.version}"
 
+    @property
+    def changelog(self) -> list[dict[str, Any]]:
+        """The front-matter's ``changelog`` entries (``{version, date, note}``), oldest first."""
+        entries = self.meta.get("changelog") or []
+        return [e for e in entries if isinstance(e, dict)]
+
 
 def spotlight(text: str, *, label: str = "DATA", tag: str | None = None) -> str:
     """Wrap untrusted text as a marked data block.
@@ -106,11 +116,22 @@ def untrusted_notice() -> str:
 
 
 def _parse(path: Path) -> Prompt:
-    text = path.read_text(encoding="utf-8")
+    return parse_prompt_text(path.read_text(encoding="utf-8"), path)
+
+
+def parse_prompt_text(text: str, path: Path) -> Prompt:
+    """Parse a prompt file's text (``path`` names it: its stem must equal the front-matter name).
+
+    The REPL parses its working copy with this before a run or a save."""
     m = _FRONT_MATTER.match(text)
     if m is None:
         raise ConfigError(f"{path.name}: missing YAML front-matter (--- ... ---)")
-    meta = yaml.safe_load(m.group(1)) or {}
+    try:
+        meta = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path.name}: front-matter is not valid YAML: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{path.name}: front-matter must be a YAML mapping")
     for key in ("name", "version", "variables"):
         if key not in meta:
             raise ConfigError(f"{path.name}: front-matter lacks {key!r}")
@@ -143,8 +164,55 @@ def _load(path: Path, mtime: float) -> Prompt:
     return _parse(path)
 
 
-def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> Prompt:
-    """Load ``<directory>/<name>.md``."""
+class _Active:
+    """Process-wide prompt sources set by the REPL: a working copy per name, and the folder
+    prompts load from when no directory is given (``MAILMIND_PROMPTS_DIR``)."""
+
+    overrides: ClassVar[dict[str, Prompt]] = {}
+    directory: Path | None = None
+
+
+@contextmanager
+def prompt_overrides(overrides: Mapping[str, Prompt]) -> Iterator[None]:
+    """Make :func:`load_prompt` return these prompts by name while the block runs.
+
+    The REPL runs ``/run``, ``/chat`` and ``/eval`` under it so that code calling
+    ``load_prompt(name)`` (the agents) uses its working copy. Process-wide, like the agents'
+    prompt loading itself: meant for the REPL and evals, not for a server's requests."""
+    saved = dict(_Active.overrides)
+    _Active.overrides = {**saved, **overrides}
+    try:
+        yield
+    finally:
+        _Active.overrides = saved
+
+
+@contextmanager
+def prompts_directory(directory: Path | None) -> Iterator[None]:
+    """Load prompts from ``directory`` (``None``: the packaged folder) while the block runs."""
+    saved = _Active.directory
+    _Active.directory = directory
+    try:
+        yield
+    finally:
+        _Active.directory = saved
+
+
+def active_directory() -> Path:
+    """The folder :func:`load_prompt` reads when no directory is given."""
+    return _Active.directory or PROMPTS_DIR
+
+
+def load_prompt(name: str, directory: Path | None = None) -> Prompt:
+    """Load ``<directory>/<name>.md`` (default: :func:`active_directory`).
+
+    Inside :func:`prompt_overrides` an overridden name returns the override instead when no
+    directory is given."""
+    if directory is None:
+        override = _Active.overrides.get(name)
+        if override is not None:
+            return override
+        directory = active_directory()
     path = directory / f"{name}.md"
     if not re.fullmatch(r"[a-z0-9_]+", name) or not path.is_file():
         known = ", ".join(list_prompts(directory)) or "none"
@@ -152,8 +220,9 @@ def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> Prompt:
     return _load(path, path.stat().st_mtime)
 
 
-def list_prompts(directory: Path = PROMPTS_DIR) -> list[str]:
-    """Names of the prompt files in ``directory``."""
+def list_prompts(directory: Path | None = None) -> list[str]:
+    """Names of the prompt files in ``directory`` (default: :func:`active_directory`)."""
+    directory = directory or active_directory()
     return sorted(p.stem for p in directory.glob("*.md") if p.stem.lower() != "readme")
 
 
@@ -201,3 +270,83 @@ def render_prompt(prompt: Prompt, /, **values: Any) -> str:
 def render(name: str, /, **values: Any) -> str:
     """Load the prompt ``name`` and render it (see :func:`render_prompt`)."""
     return render_prompt(load_prompt(name), **values)
+
+
+def template_names(prompt: Prompt) -> set[str]:
+    """Names the template reads from its context (loop variables and ``set`` names excluded)."""
+    import jinja2
+    from jinja2 import meta
+
+    try:
+        ast = _environment().parse(prompt.template)
+    except jinja2.TemplateSyntaxError as exc:
+        raise PromptError(f"prompt {prompt.id}: template error line {exc.lineno}: {exc}") from exc
+    return set(meta.find_undeclared_variables(ast))
+
+
+def check_prompt(prompt: Prompt) -> None:
+    """Refuse a prompt the strict renderer would fail on: a name used in the template but not
+    declared, a required variable the template never uses, or a template that does not render
+    with a value for every declared variable."""
+    used = template_names(prompt)
+    declared = {v.name for v in prompt.variables}
+    undeclared = sorted(used - declared - {"untrusted_notice"})
+    if undeclared:
+        raise PromptError(f"prompt {prompt.id}: undeclared variables in the template {undeclared}")
+    missing = sorted(v.name for v in prompt.variables if v.required and v.name not in used)
+    if missing:
+        raise PromptError(
+            f"prompt {prompt.id}: declared variables missing in the template {missing}"
+        )
+    render_prompt(prompt, **{v.name: f"<{v.name}>" for v in prompt.variables})
+
+
+_VERSION_LINE = re.compile(r"^version:[ \t]*\S+[ \t]*$", re.M)
+_CHANGELOG_KEY = re.compile(r"^changelog:[ \t]*$", re.M)
+
+
+def save_prompt(text: str, name: str, note: str, directory: Path | None = None) -> Prompt:
+    """Write ``text`` (a whole prompt file) to ``<directory>/<name>.md`` as a new version.
+
+    The version becomes one more than the saved file's (or the text's, if higher) and a
+    ``changelog`` entry ``{version, date, note}`` is appended to the front-matter; the rest of
+    the text is written as given. Refuses (:class:`PromptError`) when the text does not parse,
+    ``note`` is not one line, or :func:`check_prompt` fails; the file is replaced atomically."""
+    note = note.strip()
+    if not note or "\n" in note:
+        raise PromptError("the changelog note must be one non-empty line")
+    directory = directory or active_directory()
+    path = directory / f"{name}.md"
+    try:
+        draft = parse_prompt_text(text, path)
+    except ConfigError as exc:
+        raise PromptError(str(exc)) from exc
+    check_prompt(draft)
+    current = _parse(path).version if path.is_file() else 0
+    version = max(current, draft.version) + 1
+    m = _FRONT_MATTER.match(text)
+    assert m is not None  # parse_prompt_text checked it
+    head, body = m.group(1), m.group(2)
+    head = _VERSION_LINE.sub(f"version: {version}", head, count=1)
+    today = datetime.now(UTC).date().isoformat()
+    entry = f"  - {{version: {version}, date: {today}, note: {json.dumps(note)}}}"
+    if _CHANGELOG_KEY.search(head):
+        # Append after the existing entries: the list items directly under ``changelog:``.
+        lines = head.split("\n")
+        at = next(i for i, line in enumerate(lines) if _CHANGELOG_KEY.fullmatch(line))
+        end = at + 1
+        while end < len(lines) and lines[end].startswith((" ", "-")):
+            end += 1
+        lines.insert(end, entry)
+        head = "\n".join(lines)
+    else:
+        head = f"{head}\nchangelog:\n{entry}"
+    new_text = f"---\n{head}\n---\n{body}"
+    saved = parse_prompt_text(new_text, path)
+    if saved.version != version or saved.changelog[-1:] == []:
+        raise PromptError(f"prompt {name}: could not write version {version} into the front-matter")
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    tmp.replace(path)
+    return _parse(path)

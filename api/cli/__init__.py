@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from api.cli import agents, mail, models, reply, search, serve, sync, users
+from api.cli import actions, agents, mail, models, reply, search, serve, sync, users
+from api.cli import prompt as prompt_cli
+from api.cli import repl as repl_cli
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -47,6 +49,9 @@ def build_app(settings: Settings | None = None) -> typer.Typer:
     app.add_typer(models.app, name="models")
     app.add_typer(users.users_app, name="users")
     app.add_typer(users.keys_app, name="keys")
+    app.add_typer(actions.actions_app, name="actions")
+    app.command("repl")(repl_cli.repl_command)
+    app.add_typer(prompt_cli.prompt_app, name="prompt")
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         ep.load()(app)
 
