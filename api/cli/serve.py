@@ -84,6 +84,9 @@ def serve(
         setup_logging(settings)
         err.print(f"demo user API key (shown once): {token}", highlight=False, soft_wrap=True)
         err.print(f"try:\n  {curl_line(host, port, token)}", highlight=False, soft_wrap=True)
+        # The fragment signs the web client in; browsers never send it to the server or logs.
+        web = f"{loopback_url(host, port)}/#key={token}"
+        err.print(f"web client: {web}", highlight=False, soft_wrap=True)
         err.print(f"serving on http://{host}:{port} (docs at /docs); Ctrl-C stops", highlight=False)
         app = create_app(settings, services=services)
         # Where CLI processes reach this service to hand it their indexing (service.json).

@@ -22,6 +22,7 @@ from api.http.generation import GenerationGate
 from api.http.limits import Limits
 from api.http.middleware import install_middleware
 from api.http.routers import (
+    actions,
     agents,
     chat,
     feedback,
@@ -29,9 +30,11 @@ from api.http.routers import (
     ingest,
     internal,
     mail,
+    mailbox,
     metrics,
     openai_compat,
 )
+from api.http.web import install_web
 from core.logging import install_record_factory
 
 if TYPE_CHECKING:
@@ -102,8 +105,10 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(health.router)
     app.include_router(mail.router)
+    app.include_router(mailbox.router)  # folders, message pages, conversations
     app.include_router(ingest.router)
     app.include_router(feedback.router)
+    app.include_router(actions.router)
     # Every route that runs the LLM or the graph takes a slot here (503 when full, 504 late).
     app.state.generation = GenerationGate(
         max_running=settings.llm.max_concurrency,
@@ -115,6 +120,7 @@ def create_app(
     app.include_router(openai_compat.router)
     app.include_router(agents.router)
     app.include_router(internal.router)
+    install_web(app)  # the web client at / (api/http/web)
     return app
 
 

@@ -77,6 +77,29 @@ class UserStats:
     folders: dict[str, int]
 
 
+#: The folder name messages without one (a top-level Maildir, a single mbox) are listed under.
+INBOX = "INBOX"
+
+
+@dataclass(slots=True, frozen=True)
+class FolderCount:
+    """A folder of one user with its message and unread counts (``GET /v1/folders``)."""
+
+    name: str
+    messages: int
+    unread: int
+    last_date: datetime | None
+
+
+@dataclass(slots=True, frozen=True)
+class ListedMessage:
+    """A row of a message list: the message, whether it is unread, and its thread's size."""
+
+    message: Message
+    unread: bool
+    thread_size: int
+
+
 class Store(Protocol):
     """Mail store used by ingestion, tools and the API."""
 
@@ -151,6 +174,17 @@ class Store(Protocol):
         limit: int = 50,
     ) -> list[Message]:
         """Messages matching all given filters, newest first."""
+        ...
+
+    def folders(self, user: str) -> list[FolderCount]:
+        """``user``'s folders (messages without one under :data:`INBOX`), by name."""
+        ...
+
+    def page_messages(
+        self, user: str, *, folder: str | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[int, list[ListedMessage]]:
+        """One page of ``user``'s messages (of ``folder`` when given), newest first, and the
+        total count."""
         ...
 
     def search_text(self, user: str, query: str, *, limit: int = 20) -> list[TextHit]:

@@ -22,7 +22,10 @@ from core.errors import StoreError
 from core.types import Address, Attachment, Message, Thread
 from retrieval.sources.mail.threading import ThreadInput, thread, thread_id_for
 from retrieval.store.base import (
+    INBOX,
     BatchResult,
+    FolderCount,
+    ListedMessage,
     QuarantineItem,
     StoredItem,
     TextHit,
@@ -65,6 +68,38 @@ def _ts(dt: datetime | None) -> float | None:
 
 def _dt(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+def _is_unread(locators: Sequence[str], headers: dict[str, str]) -> bool:
+    """Whether the mail client that wrote the source left the message unread.
+
+    Maildir says it in the file's place and name (``new/``, or ``cur/...:2,FLAGS`` without
+    ``S``), mbox in the ``Status`` header (``R`` once read). A message seen anywhere is read,
+    and one without any such mark (a lone ``.eml``) counts as read: nothing says otherwise.
+    """
+    unread = False
+    for locator in locators:
+        parts = locator.replace("\\", "/").split("/")
+        name = parts[-1]
+        if ":2," in name:
+            if "S" in name.rsplit(":2,", 1)[1]:
+                return False
+            unread = True
+        elif len(parts) > 1 and parts[-2] == "new":
+            unread = True
+    status = next((v for k, v in headers.items() if k.lower() == "status"), None)
+    if status is not None:
+        if "R" in status:
+            return False
+        unread = True
+    return unread
+
+
+def _folder_clause(folder: str) -> tuple[str, list[Any]]:
+    # Messages without a folder are listed under INBOX (and so found by it).
+    if folder == INBOX:
+        return "(m.folder IS NULL OR m.folder=?)", [INBOX]
+    return "m.folder=?", [folder]
 
 
 def _fts_query(query: str) -> str:
@@ -553,6 +588,72 @@ class SQLiteStore:
         )
         rows = self.conn.execute(sql, (*args, max(1, min(limit, 1000)))).fetchall()
         return [self._row_to_message(r, user) for r in rows]
+
+    def _locators(self, user: str, message_id: str, own: str | None) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT locator FROM message_locations WHERE user_id=? AND message_id=?",
+            (user, message_id),
+        )
+        return [r["locator"] for r in rows] + ([own] if own else [])
+
+    def folders(self, user: str) -> list[FolderCount]:
+        """``user``'s folders (messages without one under :data:`INBOX`), by name, with their
+        message and unread counts."""
+        check_user(user)
+        counts: dict[str, list[Any]] = {}
+        rows = self.conn.execute(
+            "SELECT id, COALESCE(folder, ?) AS folder, locator, headers_json, date_ts "
+            "FROM messages WHERE user_id=?",
+            (INBOX, user),
+        )
+        for r in rows:
+            entry = counts.setdefault(r["folder"], [0, 0, None])
+            entry[0] += 1
+            locators = self._locators(user, r["id"], r["locator"])
+            if _is_unread(locators, json.loads(r["headers_json"] or "{}")):
+                entry[1] += 1
+            if r["date_ts"] is not None and (entry[2] is None or r["date_ts"] > entry[2]):
+                entry[2] = r["date_ts"]
+        return [
+            FolderCount(name=name, messages=n, unread=unread, last_date=_dt(last))
+            for name, (n, unread, last) in sorted(counts.items())
+        ]
+
+    def page_messages(
+        self, user: str, *, folder: str | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[int, list[ListedMessage]]:
+        """One page of ``user``'s messages (of ``folder`` when given), newest first, with the
+        total count; ties on the date are broken by id so pages never overlap."""
+        check_user(user)
+        where, args = "m.user_id=?", [user]
+        if folder is not None:
+            clause, extra = _folder_clause(folder)
+            where, args = f"{where} AND {clause}", [*args, *extra]
+        total = int(
+            self.conn.execute(f"SELECT COUNT(*) FROM messages m WHERE {where}", args).fetchone()[0]
+        )
+        rows = self.conn.execute(
+            f"{_SELECT_MESSAGE} WHERE {where} "
+            "ORDER BY m.date_ts IS NULL, m.date_ts DESC, m.id LIMIT ? OFFSET ?",
+            (*args, max(1, min(limit, 1000)), max(0, offset)),
+        ).fetchall()
+        out: list[ListedMessage] = []
+        for r in rows:
+            message = self._row_to_message(r, user)
+            own = self.conn.execute(
+                "SELECT locator, (SELECT COUNT(*) FROM messages t WHERE t.user_id=m.user_id "
+                "AND t.thread_id=m.thread_id) AS n FROM messages m WHERE m.rowid=?",
+                (r["rowid"],),
+            ).fetchone()
+            locators = self._locators(user, message.id, own["locator"])
+            out.append(
+                ListedMessage(
+                    message=message,
+                    unread=_is_unread(locators, message.headers),
+                    thread_size=int(own["n"]),
+                )
+            )
+        return total, out
 
     def search_text(self, user: str, query: str, *, limit: int = 20) -> list[TextHit]:
         """FTS5 keyword search (bm25-ranked) over subject and new text."""

@@ -32,6 +32,14 @@ COVERED = {
     ("POST", "/v1/chat"),
     ("POST", "/v1/chat/completions"),
     ("GET", "/v1/models"),
+    # Isolation of the web client's routes: tests/api/http/web/.
+    ("GET", "/v1/folders"),
+    ("GET", "/v1/messages"),
+    ("GET", "/v1/conversations/{conversation_id}"),
+    # Proposed actions: test_actions_are_bound_to_their_user below.
+    ("GET", "/v1/actions"),
+    ("POST", "/v1/actions/{action_id}/approve"),
+    ("POST", "/v1/actions/{action_id}/reject"),
 }
 #: A string only demo's conversation contains.
 DEMO_SECRET = "periwinkle-7781"
@@ -290,3 +298,19 @@ async def test_internal_routes_do_not_take_api_keys(client: httpx.AsyncClient, k
     if r.status_code == 404:
         pytest.skip("no /internal/index in this build of the app")
     assert r.status_code == 403
+
+
+async def test_actions_are_bound_to_their_user(
+    client: httpx.AsyncClient, keys: Keys, http_services: Services
+) -> None:
+    action = http_services.actions.store.create(
+        "demo", tool="save_draft", args={"to": ["a@example.com"], "subject": "s", "body": "b"},
+        provenance={}, flags=[], summary="demo's draft", ttl_s=600,
+    )  # fmt: skip
+    listed = await client.get("/v1/actions", headers=auth(keys.eve))
+    assert listed.status_code == 200
+    assert action.id not in {a["id"] for a in listed.json()["actions"]}
+    for verb in ("approve", "reject"):
+        r = await client.post(f"/v1/actions/{action.id}/{verb}", headers=auth(keys.eve))
+        assert r.status_code == 404
+    assert http_services.actions.get("demo", action.id).status == "pending"
