@@ -1,4 +1,4 @@
-"""The ``mailmind eval`` and ``mailmind bench`` command groups.
+"""The ``mailmind eval`` (:mod:`evals.eval_cli`) and ``mailmind bench`` command groups.
 
 They are registered by ``evals`` itself through the ``mailmind.commands`` entry-point group, so
 ``evals`` depends on ``api`` and runtime code never imports ``evals``.
@@ -14,84 +14,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.cli.common import JsonOpt, emit_json, err, fail, open_services, settings_from
+from api.cli.common import JsonOpt, emit_json, err, fail, settings_from
 from core.errors import InputError, MailmindError
+from evals.eval_cli import eval_app
 
-eval_app = typer.Typer(
-    help="Evaluation suites: print a table and write JSON.", no_args_is_help=True
-)
 bench_app = typer.Typer(help="Benchmarks: print a table and write JSON.", no_args_is_help=True)
-
-
-@eval_app.command("summaries")
-def eval_summaries(
-    dataset: Annotated[
-        Path | None, typer.Option(help="AESLC-format folder (default: ../shared aeslc_dev).")
-    ] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N emails.")] = None,
-    model: Annotated[
-        bool, typer.Option("--model/--no-model", help="Also score the LLM path (slow).")
-    ] = False,
-    out: Annotated[Path, typer.Option(help="Where to write JSON.")] = Path(
-        "bench-results/eval-summaries.json"
-    ),
-    as_json: JsonOpt = False,
-) -> None:
-    """Subject-line suggestion on AESLC: ROUGE F1 of lead, extractive and model subjects."""
-    from core.settings import REPO_ROOT
-    from evals.summaries.aeslc import format_aeslc, run_aeslc_eval
-
-    folder = dataset or REPO_ROOT.parent / "shared" / "data" / "summaries" / "aeslc_dev"
-    if not folder.is_dir():
-        raise fail(InputError(f"dataset folder not found: {folder}"), as_json)
-    services = open_services()
-    try:
-        report = run_aeslc_eval(
-            folder, embedder=services.embedder, limit=limit,
-            model=services.chat_model if model else None, log=err.print,
-        )  # fmt: skip
-    finally:
-        services.close()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    if as_json:
-        emit_json(report)
-    else:
-        typer.echo(format_aeslc(report))
-
-
-@eval_app.command("agent")
-def eval_agent_command(
-    limit: Annotated[int | None, typer.Option(help="Only the first N tasks.")] = None,
-    out: Annotated[str, typer.Option(help="Where to write the JSON report.")] = (
-        "bench-results/eval-agent.json"
-    ),
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
-    """Tool-selection accuracy, fact recall, steps and latency of the assistant on the agent
-    task set (evals/agent/tasks.yaml), beside the router alone and a keyword baseline."""
-    import json
-    from pathlib import Path
-
-    from rich.console import Console
-
-    from api.cli.common import emit_json
-    from core.settings import load_settings
-    from evals.agent.live import run_live_eval
-    from evals.agent.runner import format_report
-
-    err = Console(stderr=True)
-    report = run_live_eval(load_settings(), limit=limit, log=err.print)
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, default=str))
-    if as_json:
-        emit_json(report)
-        return
-    for key in ("agent", "agent_prose_only", "router_only", "baseline"):
-        typer.echo(format_report(report[key], max_failures=10 if key == "agent" else 0))
-        typer.echo("")
-    err.print(f"written to {path}")
 
 
 def _write_json(report: dict[str, Any], out: Path | None, default: Path) -> Path:
@@ -99,43 +26,6 @@ def _write_json(report: dict[str, Any], out: Path | None, default: Path) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return path
-
-
-@eval_app.command("retrieval")
-def eval_retrieval_command(
-    ctx: typer.Context,
-    dataset: Annotated[Path, typer.Option(help="AESLC-format folder or BC3 folder.")],
-    distractors: Annotated[
-        Path | None, typer.Option(help="Maildir of extra documents (RFC 822 files).")
-    ] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N dataset emails.")] = None,
-    out: Annotated[Path | None, typer.Option(help="JSON report path.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
-) -> None:
-    """Known-item / summary-to-email retrieval quality (MRR@10, recall@1/10, nDCG@10)."""
-    from evals.retrieval.suite import format_table, run_retrieval_eval
-
-    settings = settings_from(ctx)
-    try:
-        report = run_retrieval_eval(
-            settings,
-            dataset,
-            distractors=distractors,
-            limit=limit,
-            progress=None if as_json else lambda m: typer.echo(m, err=True),
-        )
-    except MailmindError as exc:
-        fail(exc, as_json)
-        return
-    suffix = "+distractors" if distractors else ""
-    path = _write_json(
-        report, out, Path("bench-results") / f"eval-retrieval-{report['dataset']}{suffix}.json"
-    )
-    if as_json:
-        typer.echo(json.dumps(report, indent=2))
-    else:
-        typer.echo(format_table(report))
-        typer.echo(f"report written to {path}")
 
 
 @bench_app.command("retrieval")

@@ -90,7 +90,10 @@ class Metrics:
     * :meth:`record_smart_reply` ``(triggered: bool)`` - once per ``POST /v1/smart-reply``;
     * :meth:`record_chip_feedback` ``(chosen: bool)`` - once per chip feedback, ``chosen`` when
       the user picked one of the chips rather than none;
-    * :meth:`observe_generation` / :meth:`observe_retrieval` - fed by :class:`SpanMetrics`.
+    * :meth:`observe_generation` / :meth:`observe_retrieval` - fed by :class:`SpanMetrics`;
+    * :meth:`record_thumbs`, :meth:`record_summary`, :meth:`record_answer` - the online quality
+      signals (thumbs ratio, summary fallback and citation-drop rates, answer length, tool
+      errors) that ``mailmind eval feedback`` and ``eval drift`` report offline.
     """
 
     def __init__(self) -> None:
@@ -145,6 +148,66 @@ class Metrics:
         for flag in ("true", "false"):  # export both series from the start, at 0
             self.smart_reply.labels(triggered=flag)
             self.chip_feedback.labels(chosen=flag)
+        self._quality_signals(r)
+
+    def _quality_signals(self, r: CollectorRegistry) -> None:
+        # Online quality signals (issue 15): thumbs, summary fallbacks, citation drops, answer
+        # length, tool errors; each ratio is also exported as a gauge computed at scrape time.
+        self.thumbs = Counter(
+            "mailmind_feedback_thumbs", "Thumbs up/down feedback, by target kind and rating.",
+            ["kind", "rating"], registry=r,
+        )  # fmt: skip
+        self.summaries = Counter(
+            "mailmind_summaries", "Thread summaries served, by method (extractive = fallback).",
+            ["method"], registry=r,
+        )  # fmt: skip
+        self.summary_sentences = Counter(
+            "mailmind_summary_sentences",
+            "Model summary sentences kept, or dropped by the citation/faithfulness check.",
+            ["outcome"], registry=r,
+        )  # fmt: skip
+        self.answer_chars = Histogram(
+            "mailmind_answer_length_chars", "Characters of the assistant's final answers.",
+            buckets=(50, 100, 200, 400, 800, 1600, 3200, 6400), registry=r,
+        )  # fmt: skip
+        self.tool_calls = Counter(
+            "mailmind_tool_calls", "Tool calls of the assistant, by tool and outcome.",
+            ["tool", "ok"], registry=r,
+        )  # fmt: skip
+        gauges: list[tuple[str, str, Callable[[], float]]] = [
+            ("mailmind_thumbs_up_ratio", "Share of thumbs feedback that is up (since start).",
+             lambda: _share(self.thumbs, "rating", "up")),
+            ("mailmind_summary_fallback_ratio",
+             "Share of summaries where the faithfulness check forced the extractive fallback.",
+             lambda: _share(self.summaries, "method", "extractive")),
+            ("mailmind_citation_drop_ratio",
+             "Share of model summary sentences dropped for missing or unsupported citations.",
+             lambda: _share(self.summary_sentences, "outcome", "dropped")),
+            ("mailmind_tool_error_ratio", "Share of the assistant's tool calls that failed.",
+             lambda: _share(self.tool_calls, "ok", "false")),
+        ]  # fmt: skip
+        for name, doc, fn in gauges:
+            Gauge(name, doc, registry=r).set_function(fn)
+        for method in ("abstractive", "extractive"):
+            self.summaries.labels(method=method)
+        for outcome in ("kept", "dropped"):
+            self.summary_sentences.labels(outcome=outcome)
+
+    def record_thumbs(self, kind: str, rating: str) -> None:
+        """One thumbs up/down on an answer, summary, chip or draft."""
+        self.thumbs.labels(kind=kind, rating=rating).inc()
+
+    def record_summary(self, method: str, *, kept: int, dropped: int) -> None:
+        """One summary served: its method and how many model sentences were kept/dropped."""
+        self.summaries.labels(method=method).inc()
+        self.summary_sentences.labels(outcome="kept").inc(kept)
+        self.summary_sentences.labels(outcome="dropped").inc(dropped)
+
+    def record_answer(self, chars: int, tool_calls: Sequence[tuple[str, bool]]) -> None:
+        """One assistant answer: its length and its tool calls' ``(name, ok)``."""
+        self.answer_chars.observe(chars)
+        for tool, ok in tool_calls:
+            self.tool_calls.labels(tool=tool, ok=str(bool(ok)).lower()).inc()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """One finished HTTP request."""
@@ -185,6 +248,17 @@ def _ratio(counter: Counter, label: str) -> float:
     yes = counter.labels(**{label: "true"})._value.get()
     no = counter.labels(**{label: "false"})._value.get()
     return float(yes / (yes + no)) if yes + no else 0.0
+
+
+def _share(counter: Counter, label: str, value: str) -> float:
+    """Share of ``counter``'s total whose ``label`` is ``value`` (0 before any observation)."""
+    total = hit = 0.0
+    for metric in counter.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total"):
+                total += sample.value
+                hit += sample.value if sample.labels.get(label) == value else 0.0
+    return hit / total if total else 0.0
 
 
 class SpanMetrics(SpanProcessor):

@@ -12,11 +12,14 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.settings import REPO_ROOT, Settings
 from evals.agent.dataset import TaskSet, load_tasks
 from evals.agent.runner import AgentResult, keyword_baseline_ask, run_agent_eval
+
+if TYPE_CHECKING:
+    from api.services import Services
 
 
 def run_live_eval(
@@ -25,20 +28,26 @@ def run_live_eval(
     limit: int | None = None,
     tasks: TaskSet | None = None,
     log: Callable[[str], None] = print,
+    services: Services | None = None,
 ) -> dict[str, Any]:
-    """Run the assistant, the router alone and the keyword baseline over the agent tasks."""
+    """Run the assistant, the router alone and the keyword baseline over the agent tasks.
+
+    ``services`` may be given when they already hold the demo data as the task set's user (the
+    smoke test shares one); they are then used and left open."""
     from agents.assistant.run import ask as run_ask
     from api.services import Services
 
     taskset = tasks or load_tasks()
+    shared = services
     with tempfile.TemporaryDirectory(prefix="mailmind-eval-") as tmp:
         # Fresh store and index, but the already pulled (and converted) model weights.
-        if settings.model_cache_dir.is_dir():
+        if shared is None and settings.model_cache_dir.is_dir():
             (Path(tmp) / "models").symlink_to(settings.model_cache_dir)
-        services = Services(settings.model_copy(update={"data_dir": Path(tmp)}))
+        services = shared or Services(settings.model_copy(update={"data_dir": Path(tmp)}))
         try:
-            for part in ("mail", "calendar", "contacts"):
-                services.ingest_path(taskset.user, REPO_ROOT / "demo" / part)
+            if shared is None:
+                for part in ("mail", "calendar", "contacts"):
+                    services.ingest_path(taskset.user, REPO_ROOT / "demo" / part)
             graph = services.assistant
 
             seen: dict[str, AgentResult] = {}
@@ -80,7 +89,8 @@ def run_live_eval(
             )
             router = run_agent_eval(router_only, taskset, limit=limit, system="router only")
         finally:
-            services.close()
+            if shared is None:
+                services.close()
     baseline = run_agent_eval(keyword_baseline_ask, taskset, limit=limit, system="keyword baseline")
     return {
         "benchmark": "agent", "agent": agent, "agent_prose_only": prose, "router_only": router,

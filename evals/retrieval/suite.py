@@ -127,8 +127,12 @@ def evaluate(
     variants: Sequence[Variant] | None = None,
     work_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    per_query: bool = False,
 ) -> dict[str, Any]:
-    """Index ``dataset`` (plus distractors) into a fresh Edge shard and score every variant."""
+    """Index ``dataset`` (plus distractors) into a fresh Edge shard and score every variant.
+
+    ``per_query`` adds ``per_query`` (variant -> one metrics dict per query, in query order) for
+    the harness's intervals and paired comparisons."""
     from retrieval.index.edge import EdgeIndex
 
     say = progress or (lambda _msg: None)
@@ -185,7 +189,9 @@ def evaluate(
             query_s = time.perf_counter() - t1
         finally:
             index.close()
+    per_query_rows: dict[str, Any] = {"per_query": rows} if per_query else {}
     return {
+        **per_query_rows,
         "dataset": dataset.name,
         "documents": len(dataset.messages),
         "distractors": n_distractors,

@@ -84,6 +84,17 @@ def test_eval_cli_writes_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     args = ["eval", "retrieval", "--dataset", str(dataset), "--limit", "20", "--out", str(out)]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
-    assert "MRR@10" in res.output
+    assert "mrr@10" in res.output
     report = json.loads(out.read_text())
-    assert report["documents"] == 20 and set(report["metrics"]) >= {"dense", "sparse", "hybrid"}
+    assert report["suite"] == "retrieval" and report["n"] == 60  # 20 emails x 3 human lines
+    systems = {s["name"]: s for s in report["systems"]}
+    assert systems["hybrid"]["role"] == "ours"
+    assert {"dense", "sparse", "rrf_k60_plain"} <= {
+        s["name"] for s in report["systems"] if s["role"] == "baseline"
+    }
+    for s in report["systems"]:
+        m = s["metrics"]["mrr@10"]
+        assert m["lo"] <= m["value"] <= m["hi"]
+        assert len(s["per_example"]["mrr@10"]) == 60
+    assert report["meta"]["dataset_fingerprint"].startswith("sha256:")
+    assert (tmp_path / "retrieval.md").is_file() and (tmp_path / "retrieval-scores.png").is_file()

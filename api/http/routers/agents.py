@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.http.deps import PrincipalDep, ServicesDep
 from api.http.errors import ProblemError
 from api.http.generation import CancelToken, GateDep
-from api.http.routers.chat import GENERATION_RESPONSES
+from api.http.routers.chat import GENERATION_RESPONSES, wants_sse
+from api.http.routers.draft_stream import DRAFT_SSE_EXAMPLE, stream_draft
 from api.http.schemas.agents import (
     DraftRequest,
     DraftResponse,
@@ -94,7 +96,13 @@ async def summarize(
     gate: GateDep,
 ) -> SummaryResponse:  # fmt: skip
     """2-5 sentences, action items and dates, each citing the messages it comes from."""
-    return await gate.run(lambda _t: _summarize(services, principal.user, body), request=request)
+    out = await gate.run(lambda _t: _summarize(services, principal.user, body), request=request)
+    # Quality signals: fallback rate, and model sentences kept vs dropped by the checks.
+    kept = len(out.sentences) if out.method == "abstractive" else 0
+    request.app.state.metrics.record_summary(
+        out.method, kept=kept, dropped=len(out.dropped_sentences)
+    )
+    return out
 
 
 def _suggest(services: Services, user: str, body: SmartReplyRequest) -> SmartReplyResponse:
@@ -159,11 +167,15 @@ def _draft(services: Services, user: str, body: DraftRequest, token: CancelToken
     "/drafts",
     response_model=DraftResponse,
     summary="Draft a full reply to a message (LLM), grounded in calendar and contacts.",
-    responses={**_NOT_FOUND, **GENERATION_RESPONSES},
-)
+    responses={**_NOT_FOUND, **GENERATION_RESPONSES,
+               200: {"content": {"text/event-stream": {"example": DRAFT_SSE_EXAMPLE}}}},
+)  # fmt: skip
 async def drafts(
     body: DraftRequest, request: Request, principal: PrincipalDep, services: ServicesDep,
     gate: GateDep,
-) -> DraftResponse:  # fmt: skip
-    """A reply in the user's voice; the email and facts are marked as untrusted data."""
+) -> DraftResponse | StreamingResponse:  # fmt: skip
+    """A reply in the user's voice; the email and facts are marked as untrusted data. With
+    `Accept: text/event-stream` the draft streams as `token` events, then `done`."""
+    if wants_sse(request):  # api/http/routers/draft_stream.py
+        return await stream_draft(services, principal.user, body, request, gate)
     return await gate.run(lambda t: _draft(services, principal.user, body, t), request=request)

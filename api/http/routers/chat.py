@@ -152,11 +152,19 @@ def problem_data(exc: Exception) -> dict[str, Any]:
     return {"status": 500, "title": "internal error", "detail": "an unexpected error occurred"}
 
 
+def record_answer(request: Request, done: dict[str, Any]) -> None:
+    """Answer-length and tool-error quality signals of one finished turn (``done`` event)."""
+    calls = [(str(c["name"]), bool(c["ok"])) for c in done.get("tool_calls", [])]
+    request.app.state.metrics.record_answer(len(done.get("answer", "")), calls)
+
+
 async def _stream(job: Job[dict[str, Any]], request: Request) -> AsyncIterator[str]:
     events = job.events(request)
     try:
         async for event in events:
             data = dict(event)
+            if data["event"] == "done":
+                record_answer(request, data)
             yield sse(data.pop("event"), data)
     except Exception as exc:  # noqa: BLE001 - the status line is gone: report in-band
         yield sse("error", problem_data(exc))
@@ -205,4 +213,5 @@ async def chat(
             done = event
     if done is None:
         raise ProblemError(499, "client closed request", code="client_closed")
+    record_answer(request, done)
     return ChatResponse.model_validate({k: v for k, v in done.items() if k != "event"})

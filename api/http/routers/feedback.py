@@ -61,6 +61,8 @@ async def post_feedback(
     row_id, record = stored
     if record.kind == "chip" and record.rating is None:  # a chip choice (chip acceptance rate)
         request.app.state.metrics.record_chip_feedback(record.chip_chosen is not None)
+    if record.rating is not None:  # thumbs ratio
+        request.app.state.metrics.record_thumbs(record.kind, record.rating)
     return FeedbackOut(
         id=row_id,
         kind=record.kind,
