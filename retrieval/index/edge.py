@@ -216,6 +216,11 @@ class EdgeIndex:
     def _check_meta(self, model: str) -> None:
         meta_path = self._path / META_FILE
         try:
+            # Look at the folder before the meta file: the meta file is the first thing to
+            # appear in it, so a folder seen non-empty here has its meta file by the check
+            # below, even when another process is creating the index right now (checking in
+            # the other order raced with it).
+            non_empty = self._path.is_dir() and any(self._path.iterdir())
             if meta_path.is_file():
                 meta = json.loads(meta_path.read_text())
                 if meta.get("schema") != SCHEMA_VERSION:
@@ -230,7 +235,7 @@ class EdgeIndex:
                         "run `mailmind index --rebuild`"
                     )
                 return
-            if self._path.is_dir() and any(self._path.iterdir()):
+            if non_empty:
                 raise VectorIndexError(
                     f"{self._path} is not empty but has no {META_FILE}: not a mailmind index "
                     "(or an older layout); run `mailmind index --rebuild`"
