@@ -1,12 +1,30 @@
 #!/usr/bin/env bash
-# Install the real servers used by tests marked `server` (idempotent).
-#   - Dovecot IMAP (Debian package dovecot-imapd); the test fixture runs it with its own
-#     temporary config, so the system service is neither configured nor started.
-#   - Radicale (CalDAV/CardDAV) comes from PyPI with the `dev` extra; nothing to do here.
+# Install the real servers and programs the tests drive, from Debian packages (idempotent).
+#   - Dovecot IMAP (dovecot-imapd); the test fixture runs it with its own temporary config,
+#     so the system service is neither configured nor started.
+#   - Chromium, driven by Playwright for Python in the web-client tests (Playwright's own
+#     browser download is not reachable here, so the tests launch the system executable).
+#   - tmux, which runs the REPL in a real terminal in its end-to-end test.
+#   - Radicale (CalDAV/CardDAV) and aiosmtpd (SMTP) come from PyPI with the `dev` extra.
 set -euo pipefail
 
-if command -v dovecot >/dev/null 2>&1; then
-    echo "dovecot already installed: $(dovecot --version)"
+# command -> Debian package that provides it
+declare -A WANTED=(
+    [dovecot]=dovecot-imapd
+    [chromium]=chromium
+    [tmux]=tmux
+)
+
+missing=()
+for cmd in "${!WANTED[@]}"; do
+    if ! command -v "$cmd" >/dev/null 2>&1; then
+        missing+=("${WANTED[$cmd]}")
+    fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "test servers present: $(dovecot --version | cut -d' ' -f1) dovecot," \
+        "$(chromium --version 2>/dev/null | tr -s ' ' | cut -d' ' -f1-2), $(tmux -V)"
     exit 0
 fi
 
@@ -15,9 +33,9 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-# policy-rc.d may refuse to start the service inside containers; that is fine for tests.
+# policy-rc.d may refuse to start services inside containers; that is fine for tests.
 $SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends dovecot-imapd
-# The package enables a system service; tests never use it.
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The dovecot package enables a system service; tests never use it.
 $SUDO systemctl disable --now dovecot >/dev/null 2>&1 || true
-echo "installed: $(dovecot --version)"
+echo "installed: ${missing[*]}"

@@ -13,7 +13,7 @@ from core.settings import REPO_ROOT
 
 LOCK = REPO_ROOT / "constraints.txt"
 #: The extras ``make install`` installs (and ``make lock`` locks).
-EXTRAS = ("dev", "llamacpp")
+EXTRAS = ("dev", "llamacpp", "eval")
 
 
 def _requirements() -> list[Requirement]:
@@ -70,7 +70,7 @@ def test_installs_use_the_lock() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text()
     assert "LOCK := constraints.txt" in makefile
     # The install stamp (behind `make serve` and `make test`) installs under the lock...
-    assert "install --quiet -c $(LOCK) -e '.[dev,llamacpp]'" in makefile
+    assert f"install --quiet -c $(LOCK) -e '.[{','.join(EXTRAS)}]'" in makefile
     assert "$(STAMP): pyproject.toml Makefile $(LOCK)" in makefile
     # ...and `make lock` refreshes it.
     assert "\nlock:" in makefile

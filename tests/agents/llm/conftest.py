@@ -14,7 +14,9 @@ from agents.llm.types import ChatRuntime
 from core.errors import ModelError
 from core.settings import REPO_ROOT, Settings
 
-RUNTIMES = ["transformers", "llamacpp"]
+#: transformers is `heavy` (about 80 s of CPU per run here; the default runtime on CPU is
+#: llama.cpp): `make test-all` runs it, `make test` runs llama.cpp only.
+RUNTIMES = [pytest.param("transformers", marks=pytest.mark.heavy), "llamacpp"]
 
 
 @pytest.fixture(scope="session")
