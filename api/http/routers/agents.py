@@ -20,7 +20,7 @@ from api.http.deps import PrincipalDep, ServicesDep
 from api.http.errors import ProblemError
 from api.http.generation import CancelToken, GateDep
 from api.http.routers.chat import GENERATION_RESPONSES, wants_sse
-from api.http.routers.draft_stream import DRAFT_SSE_EXAMPLE, stream_draft
+from api.http.routers.draft_stream import DRAFT_SSE_EXAMPLE, draft_inputs, stream_draft
 from api.http.schemas.agents import (
     DraftRequest,
     DraftResponse,
@@ -29,7 +29,7 @@ from api.http.schemas.agents import (
     SummarizeRequest,
     SummaryResponse,
 )
-from core.errors import NotFoundError, ParseError
+from core.errors import ParseError
 
 if TYPE_CHECKING:
     from api.services import Services
@@ -136,26 +136,14 @@ async def smart_reply(
 
 
 def _draft(services: Services, user: str, body: DraftRequest, token: CancelToken) -> DraftResponse:
-    from agents.smart_reply import draft_reply, suggest
-    from agents.smart_reply.draft import calendar_context_from, contact_context_from
+    from agents.smart_reply import draft_reply
 
     started = time.perf_counter()
-    message = services.store.get_message(user, body.message_id)
-    if message is None:
-        raise NotFoundError(f"message {body.message_id!r} not found")
-    chips = suggest(
-        services.store, user, message.id, calendar=services.pim.calendars,
-        contacts=services.pim.contacts, embedder=services.embedder,
-        data_dir=services.settings.data_dir,
-    )  # fmt: skip
-    contact = (
-        services.pim.contacts.get_by_email(user, message.sender.email) if message.sender else None
-    )
-    calendar = calendar_context_from(chips)
+    message, calendar, contact = draft_inputs(services, user, body.message_id)
     token.check()  # the model call below is the expensive part: skip it if nobody waits
     text = draft_reply(
         message, chat_model=services.chat_model, calendar_context=calendar,
-        contact_context=contact_context_from(contact), hint=body.instructions,
+        contact_context=contact, hint=body.instructions,
     )  # fmt: skip
     elapsed = (time.perf_counter() - started) * 1000
     return DraftResponse(
