@@ -518,6 +518,7 @@ def _unwrap(text: str) -> list[str]:
     return blocks
 
 
+_TRUNCATED = re.compile(r"\s*…\[truncated \d+ chars\]")
 _HIGHLIGHT = re.compile(r"\[([^\]\[]{1,40})\]")
 _GREETING = re.compile(r"^(hi|hello|hey|dear)\s+[\w .'-]{1,30},\s*", re.I)
 _ITEM = re.compile(r"^([-*•]|\d+[.)])\s")
@@ -583,7 +584,8 @@ def _mail_candidates(
         if isinstance(a, SearchMailboxResult):
             for rank, h in enumerate(a.hits[:3]):
                 # Search snippets mark matched words "[like] this": not citations, unmark them.
-                snippet = _HIGHLIGHT.sub(r"\1", h.snippet)
+                # The truncation marker first: unmarking "[like]" would turn it into prose.
+                snippet = _HIGHLIGHT.sub(r"\1", _TRUNCATED.sub(" …", h.snippet))
                 for s in sentences(snippet, keep_boilerplate=footers):
                     # A snippet of a message read in full repeats its sentences, cut short.
                     core = s.strip("… .")

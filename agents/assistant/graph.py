@@ -443,9 +443,13 @@ def _all_tool_artifacts(state: AssistantState) -> list[BaseModel]:
 
 
 def _follow_ups(tool: str, artifact: BaseModel, state: AssistantState) -> list[str]:
-    from tools.schemas import LookupContactsResult, SearchMailboxResult
+    from tools.schemas import ListEventsResult, LookupContactsResult, SearchMailboxResult
 
     question = state.get("question", "")
+    if tool == "list_events" and isinstance(artifact, ListEventsResult) and not artifact.events:
+        # Nothing on the calendar then: the meeting may live only in mail ("Room for
+        # tomorrow's meeting"), as it does for mailboxes without a calendar.
+        return ["search_mailbox"]
     if tool == "search_mailbox" and isinstance(artifact, SearchMailboxResult) and artifact.hits:
         # Snippets are short: read the best hit (or its whole thread for a summary request).
         return ["read_thread" if _SUMMARY_CUE.search(question.lower()) else "read_message"]

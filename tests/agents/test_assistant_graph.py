@@ -171,3 +171,26 @@ def test_answer_cut_inside_a_citation_is_cleaned(ctx: AgentContext) -> None:
     prose = res.answer.split("\n\nSources:")[0]
     assert prose == "The answer is"
     assert res.citations  # fallback citations from the lookup
+
+
+def test_an_empty_calendar_period_falls_back_to_mail() -> None:
+    """ "Which room is tomorrow's meeting in?" on a mailbox without a calendar: search mail."""
+    from agents.assistant.graph import _follow_ups
+    from tools.schemas import ListEventsResult
+
+    empty = ListEventsResult(start="Tue 01 Jan 2002 00:00 PST", end="Wed 02 Jan 2002 00:00 PST",
+                             events=[])  # fmt: skip
+    state: Any = {"question": "which room is tomorrow's meeting in?"}
+    assert _follow_ups("list_events", empty, state) == ["search_mailbox"]
+    found = empty.model_copy(update={"events": [_any_event()]})
+    assert _follow_ups("list_events", found, state) == []
+
+
+def _any_event() -> Any:
+    from tools.schemas import EventView
+
+    return EventView(
+        event_id="e1", summary="Sync", start="Tue 01 Jan 2002 10:00 PST",
+        end="Tue 01 Jan 2002 11:00 PST", all_day=False, location="", status="CONFIRMED",
+        organizer=None, attendees=[], description="",
+    )  # fmt: skip

@@ -399,3 +399,12 @@ def test_birthday_and_event_details_are_answered(light_ctx: AgentContext) -> Non
     out = compose("what time does the bus leave for the offsite", [events(offsite)], light_ctx)
     assert out is not None and "Bus leaves the office 07:30." in out.text
     assert "Roadmap" not in out.text
+
+
+def test_a_truncated_snippet_never_shows_its_marker_as_text(light_ctx: AgentContext) -> None:
+    found = SearchMailboxResult(query="q", hits=[
+        MessageHit(message_id="m1", thread_id="t1", date=None, sender="x", subject="Access",
+                   snippet="Requested For : [matt].smith@enron.com …[truncated 52 chars]")
+    ])  # fmt: skip
+    out = compose("who is requested for matt.smith@enron.com", [found], light_ctx)
+    assert out is not None and "truncated" not in out.text and "matt.smith@enron.com" in out.text
