@@ -10,6 +10,7 @@ Every field maps to an environment variable with the ``MAILMIND_`` prefix; neste
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -58,7 +59,29 @@ class EmbeddingSettings(BaseModel):
         description="Name of the packaged model or a path to a sentence-transformers folder.",
     )
     batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
-    device: str = Field("cpu", description="Torch device for the encoder.")
+    device: str = Field("cpu", description="Device for the encoder (`cpu`, or `cuda`).")
+    backend: Literal["onnx", "onnx-int8", "torch"] = Field(
+        "onnx",
+        description="`onnx` = the model exported to ONNX Runtime (fp32, vectors equal to torch's, "
+        "~4x faster per query); `onnx-int8` = weights quantised to int8 (faster again, vectors "
+        "differ slightly: an index built with it is marked so); `torch` = sentence-transformers.",
+    )
+    threads: int = Field(
+        0, ge=0, description="ONNX Runtime threads per encoding (0 = one per core)."
+    )
+    onnx_cache: Path | None = Field(
+        None,
+        description="Where ONNX exports are cached (shared by all data dirs); default "
+        "`$XDG_CACHE_HOME/mailmind/onnx` (`~/.cache/mailmind/onnx`).",
+    )
+
+    @property
+    def onnx_cache_dir(self) -> Path:
+        """The ONNX export cache folder."""
+        if self.onnx_cache is not None:
+            return self.onnx_cache
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "mailmind" / "onnx"
 
 
 class IndexSettings(BaseModel):
@@ -91,6 +114,11 @@ class IndexSettings(BaseModel):
     prefetch: int = Field(50, ge=10, description="Chunks fetched per method before fusion.")
     sentence_vectors: bool = Field(
         True, description="Also embed sentences for the MaxSim re-scoring stage (~2x encoding)."
+    )
+    sentence_pooling: bool = Field(
+        False,
+        description="Pool sentence vectors from the chunk's own token states (one encoder pass, "
+        "ONNX backends) instead of encoding each sentence alone.",
     )
     sentence_weight: float = Field(
         0.3, ge=0, le=1, description="Share of the sentence MaxSim score in the fused score."

@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.settings import REPO_ROOT, Settings
 
@@ -74,4 +75,88 @@ def run_ingest_bench(
         "median_messages_per_s": default["median_messages_per_s"],
         "meets_target": default["median_messages_per_s"] >= 1000,
         "configs": results,
+    }
+
+
+#: Target of issue 17 on this machine: ingest + index, messages per second.
+INDEX_TARGET_MESSAGES_PER_S = 60.0
+
+
+def _encoder_texts(messages: list[Any], settings: Settings) -> list[str]:
+    """What the default indexing path encodes for ``messages``: chunk texts, then sentences."""
+    from retrieval.index.chunking import chunk_message
+
+    cfg = settings.index
+    chunks = [c for m in messages for c in chunk_message(m, cfg.chunk_words, cfg.chunk_overlap)]
+    return [c.text for c in chunks] + [s for c in chunks for s in c.sentences]
+
+
+def _time_encoder(embedder: Any, texts: list[str]) -> float:
+    """Seconds for one ``embed`` call over ``texts`` (after a small warm-up)."""
+    embedder.embed(texts[:8])
+    t0 = time.perf_counter()
+    embedder.embed(texts)
+    return time.perf_counter() - t0
+
+
+def run_index_bench(
+    source: Path, settings: Settings, *, sample: int = 200, log: Callable[[str], None] = print
+) -> dict[str, object]:
+    """Ingest + index ``source`` end to end into a fresh data dir with ``settings``' encoder.
+
+    Then, on the first ``sample`` stored messages, the encoder alone: the configured one against
+    the raw fp32 encoder (sentence-transformers on torch, every chunk and sentence encoded, as
+    the index did before the ONNX backend) on the same texts, so the speed-up is a ratio
+    measured in this run.
+    """
+    from api.services import Services
+    from retrieval.index.embeddings import load_embedder
+    from retrieval.sources.mail.sources import open_source
+
+    open_source(source)  # fail early with a clear SourceError
+    with tempfile.TemporaryDirectory(prefix="mailmind-bench-index-") as tmp:
+        run_settings = settings.model_copy(update={"data_dir": Path(tmp)})
+        services = Services(run_settings)
+        try:
+            services.embedder.embed(["warm-up"])  # model load is not ingest time
+            log(f"ingest + index of {source} ({run_settings.embeddings.backend} encoder)")
+            t0 = time.perf_counter()
+            report = services.ingest_path("bench", source)
+            elapsed = time.perf_counter() - t0
+            stored = services.store.stats("bench").messages
+            messages = list(services.store.iter_messages("bench"))[:sample]
+            points = services.index.count("bench")
+            texts = _encoder_texts(messages, run_settings)
+            log(f"encoder alone on {len(messages)} messages ({len(texts)} texts)")
+            ours = _time_encoder(services.embedder, texts)
+        finally:
+            services.close()
+    raw = load_embedder(settings.embeddings.model_copy(update={"backend": "torch"}))
+    raw_s = _time_encoder(raw, texts)
+    rate = stored / elapsed if elapsed else 0.0
+    raw_rate = len(messages) / raw_s if raw_s else 0.0
+    return {
+        "benchmark": "ingest-index",
+        "source": str(source),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "encoder": {
+            "backend": settings.embeddings.backend,
+            "sentence_vectors": settings.index.sentence_vectors,
+            "sentence_pooling": settings.index.sentence_pooling,
+        },
+        "messages": stored,
+        "ingest_report": {k: v for k, v in report.items() if isinstance(v, int | float)},
+        "points": points,
+        "elapsed_s": round(elapsed, 1),
+        "messages_per_s": round(rate, 1),
+        "target_messages_per_s": INDEX_TARGET_MESSAGES_PER_S,
+        "meets_target": rate >= INDEX_TARGET_MESSAGES_PER_S,
+        "sample": {
+            "messages": len(messages),
+            "texts": len(texts),
+            "raw_fp32_torch_messages_per_s": round(raw_rate, 1),
+            "configured_encoder_messages_per_s": round(len(messages) / ours, 1) if ours else 0.0,
+            "end_to_end_over_raw_encoder": round(rate / raw_rate, 2) if raw_rate else None,
+        },
     }

@@ -82,14 +82,29 @@ def bench_ingest(
     out: Annotated[Path, typer.Option(help="Where to write the JSON result.")] = Path(
         "bench-results/ingest.json"
     ),
+    index: Annotated[
+        bool,
+        typer.Option(
+            "--index",
+            help="Ingest + index end to end (one run, the configured encoder), with the raw "
+            "fp32 torch encoder timed on a sample of the same texts for the ratio.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Parse+store throughput (messages/s) into a fresh store, median of RUNS."""
-    from evals.bench_ingest import default_enron_path, run_ingest_bench
+    """Parse+store throughput (messages/s) into a fresh store, median of RUNS; with --index,
+    ingest + index throughput."""
+    from core.settings import load_settings
+    from evals.bench_ingest import default_enron_path, run_index_bench, run_ingest_bench
 
     source = path or default_enron_path()
+    if index and out == Path("bench-results/ingest.json"):
+        out = Path("bench-results/ingest-index.json")
     try:
-        result = run_ingest_bench(source, runs=runs, log=err.print)
+        if index:
+            result = run_index_bench(source, load_settings(), log=err.print)
+        else:
+            result = run_ingest_bench(source, runs=runs, log=err.print)
     except MailmindError as exc:
         raise fail(exc, as_json) from exc
     out.parent.mkdir(parents=True, exist_ok=True)

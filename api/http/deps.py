@@ -39,12 +39,15 @@ class Principal:
     scopes: frozenset[str]
 
 
-def get_services(request: Request) -> Services:
-    """The app's :class:`~api.services.Services` (built once in the lifespan)."""
+async def get_services(request: Request) -> Services:
+    """The app's :class:`~api.services.Services` (built once in the lifespan).
+
+    ``async`` although it does not wait: FastAPI runs a plain ``def`` dependency in the
+    threadpool, a thread hop per request for an attribute read."""
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     return request.app.state.settings  # type: ignore[no-any-return]
 
@@ -65,7 +68,7 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if creds is None or not creds.credentials:
             raise _unauthorized("send an API key as `Authorization: Bearer <key>`")
-        services = get_services(request)
+        services: Services = request.app.state.services
         key = services.keys.verify(creds.credentials)
         if key is None:
             raise _unauthorized("unknown or revoked API key")

@@ -389,7 +389,7 @@ class Job(Generic[T]):
             self.token.cancel("consumer left")
 
 
-def get_gate(request: Request) -> GenerationGate:
+async def get_gate(request: Request) -> GenerationGate:
     """The app's :class:`GenerationGate` (made in ``create_app``)."""
     return request.app.state.generation  # type: ignore[no-any-return]
 

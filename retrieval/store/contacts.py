@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS mail_people_seen (
 #: Append-only migrations of the contact tables (see :mod:`retrieval.store.migrations`).
 MIGRATIONS: list[list[str]] = [split_statements(_V1)]
 SCHEMA_VERSION = len(MIGRATIONS)
+#: Mail stats of one address: names seen, messages from, messages to, last contact.
+_Person = tuple[Counter[str], int, int, datetime | None]
 #: Tables holding contact rows, each with a ``user`` column.
 USER_TABLES = ("contact_cards", "contact_emails", "mail_people", "mail_people_seen")
 
@@ -267,62 +269,90 @@ class ContactStore:
 
     # -- reads --------------------------------------------------------------------------
 
+    def _people(self, user: str, emails: Sequence[str] | None = None) -> dict[str, _Person]:
+        """Mail stats per address of ``user`` (all, or only ``emails``)."""
+        sql = (
+            "SELECT email, names, messages_from, messages_to, last_contact FROM mail_people"
+            " WHERE user = ?"
+        )
+        params: list[str] = [user]
+        if emails is not None:
+            sql += f" AND email IN ({','.join('?' * len(emails))})"
+            params.extend(emails)
+        return {
+            r["email"]: (
+                Counter(json.loads(r["names"])), r["messages_from"], r["messages_to"],
+                from_ts(r["last_contact"]),
+            )
+            for r in self.conn.execute(sql, params)
+        }  # fmt: skip
+
+    @staticmethod
+    def _merged(uid: str, data: str, people: dict[str, _Person], claimed: set[str]) -> Contact:
+        """A vCard contact with the mail stats of its addresses added (those go in ``claimed``)."""
+        contact = _contact_from_json(uid, data)
+        for email in contact.emails:
+            if email in people:
+                _names, n_from, n_to, last = people[email]
+                contact.messages_from += n_from
+                contact.messages_to += n_to
+                if last and (contact.last_contact is None or last > contact.last_contact):
+                    contact.last_contact = last
+                contact.source = "merged"
+                claimed.add(email)
+        return contact
+
+    @staticmethod
+    def _mail_only(email: str, person: _Person) -> Contact:
+        names, n_from, n_to, last = person
+        top = names.most_common(1)[0][0] if names else ""
+        return Contact(
+            uid=f"mail:{email}",
+            full_name=top or email,
+            emails=[email],
+            nicknames=[n for n in names if n != top],
+            source="mail",
+            messages_from=n_from,
+            messages_to=n_to,
+            last_contact=last,
+        )
+
     def contacts(self, user: str) -> list[Contact]:
         """Every contact of ``user``: vCards (merged with mail stats) and mail-only people."""
         _require_user(user)
-        people: dict[str, tuple[Counter[str], int, int, datetime | None]] = {}
-        for r in self.conn.execute(
-            "SELECT email, names, messages_from, messages_to, last_contact FROM mail_people"
-            " WHERE user = ?",
-            (user,),
-        ):
-            people[r["email"]] = (
-                Counter(json.loads(r["names"])),
-                r["messages_from"],
-                r["messages_to"],
-                from_ts(r["last_contact"]),
-            )
-        result: list[Contact] = []
+        people = self._people(user)
         claimed: set[str] = set()
-        for r in self.conn.execute(
-            "SELECT uid, data FROM contact_cards WHERE user = ? ORDER BY uid", (user,)
-        ):
-            contact = _contact_from_json(r["uid"], r["data"])
-            for email in contact.emails:
-                if email in people:
-                    _names, n_from, n_to, last = people[email]
-                    contact.messages_from += n_from
-                    contact.messages_to += n_to
-                    if last and (contact.last_contact is None or last > contact.last_contact):
-                        contact.last_contact = last
-                    contact.source = "merged"
-                    claimed.add(email)
-            result.append(contact)
-        for email, (names, n_from, n_to, last) in sorted(people.items()):
-            if email in claimed:
-                continue
-            top = names.most_common(1)[0][0] if names else ""
-            result.append(
-                Contact(
-                    uid=f"mail:{email}",
-                    full_name=top or email,
-                    emails=[email],
-                    nicknames=[n for n in names if n != top],
-                    source="mail",
-                    messages_from=n_from,
-                    messages_to=n_to,
-                    last_contact=last,
-                )
+        result = [
+            self._merged(r["uid"], r["data"], people, claimed)
+            for r in self.conn.execute(
+                "SELECT uid, data FROM contact_cards WHERE user = ? ORDER BY uid", (user,)
             )
+        ]
+        result.extend(
+            self._mail_only(email, person)
+            for email, person in sorted(people.items())
+            if email not in claimed
+        )
         return result
 
     def get_by_email(self, user: str, email: str) -> Contact | None:
-        """The contact owning ``email`` (vCard first, else the mail-only person)."""
+        """The contact owning ``email`` (vCard first, else the mail-only person).
+
+        Indexed lookups, not a scan: smart-reply asks this on every chip request.
+        """
+        _require_user(user)
         address = email.strip().lower()
-        for contact in self.contacts(user):
-            if address in contact.emails:
-                return contact
-        return None
+        row = self.conn.execute(
+            "SELECT c.uid, c.data FROM contact_emails e JOIN contact_cards c"
+            " ON c.user = e.user AND c.uid = e.uid WHERE e.user = ? AND e.email = ?"
+            " ORDER BY c.uid LIMIT 1",
+            (user, address),
+        ).fetchone()
+        if row is not None:
+            card = _contact_from_json(row["uid"], row["data"])
+            return self._merged(row["uid"], row["data"], self._people(user, card.emails), set())
+        person = self._people(user, [address]).get(address)
+        return self._mail_only(address, person) if person is not None else None
 
     def lookup(self, user: str, query: str, *, limit: int = 10) -> list[ContactMatch]:
         """Fuzzy search by name, nickname, email or organisation, best first.

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from core.types import Attendee, Event
@@ -199,6 +200,14 @@ def _calendars(text: str) -> list[Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return list(icalendar.Calendar.from_ical(text, multiple=True))
+
+
+@lru_cache(maxsize=4096)
+def _parsed_series(text: str) -> Any:
+    """One series' calendar, parsed once per distinct text: every calendar question and chip
+    expands the same stored events, and parsing is most of the cost (~7 ms an event). Callers
+    only read it (expansion copies what it returns)."""
+    return _calendars(text)[0]
 
 
 def parse_ics(data: bytes | str, source: str = "<ics>") -> ParsedCalendar:
@@ -395,7 +404,7 @@ def _expand(
 ) -> list[Event]:
     import recurring_ical_events
 
-    cal = _calendars(build_calendar_text(comps))[0]
+    cal = _parsed_series(build_calendar_text(comps))
     master_rrule = None
     for vevent in cal.walk("VEVENT"):
         rules = _as_list(vevent.get("RRULE"))

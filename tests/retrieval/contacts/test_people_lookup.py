@@ -78,3 +78,19 @@ def test_vcard_removed_from_source(store: ContactStore) -> None:
     store.replace_source("u", "dav:x", parse_vcf(CARD).cards)
     assert store.replace_source("u", "dav:x", []) == {"deleted": 1}
     assert store.get_by_email("u", "carol@acme.example") is None
+
+
+def test_get_by_email_agrees_with_the_full_listing(store: ContactStore) -> None:
+    """The indexed lookup returns what a scan of ``contacts()`` finds, for every address."""
+    store.replace_source("u", "file:c.vcf", parse_vcf(CARD).cards)
+    store.record_mail_people("u", ME, [BOBBY, CAROL], D1, True, message_id="m1")
+    store.record_mail_people("u", BOB, [ME], D2, False, message_id="m2")
+    store.record_mail_people("v", BOB, [ME], D2, False, message_id="m3")
+    listed = store.contacts("u")
+    addresses = {e for c in listed for e in c.emails}
+    assert addresses == {"carol@acme.example", "bobby@other.example", "bob@example.com"}
+    for address in addresses:
+        scanned = next(c for c in listed if address in c.emails)
+        assert store.get_by_email("u", address.upper()) == scanned
+    assert store.get_by_email("u", "nobody@example.com") is None
+    assert store.get_by_email("w", "bob@example.com") is None  # another user's people

@@ -47,11 +47,11 @@ def test_resolve_packaged_model_and_paths(tmp_path: Path) -> None:
 def test_import_is_light() -> None:
     code = "import sys, retrieval.index.embeddings, retrieval.index.search, retrieval.index; "
     code += "print('torch' in sys.modules, 'sentence_transformers' in sys.modules, "
-    code += "'qdrant_edge' in sys.modules)"
+    code += "'qdrant_edge' in sys.modules, 'onnxruntime' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
-    assert out == ["False", "False", "False"]
+    assert out == ["False", "False", "False", "False"]
 
 
 @pytest.mark.integration

@@ -376,3 +376,31 @@ def test_filter_conditions_always_start_with_the_user() -> None:
     assert any(isinstance(c, DateRange) and c.lt is None for c in conds)
     assert Match("has_attachment", 1) in conds
     assert sum(1 for c in conds if isinstance(c, Match) and c.key == "user") == 1
+
+
+class _SpanEmbedder(HashEmbedder):
+    """The hash fake with ``embed_spans``: sentence vectors from the chunk's own call."""
+
+    def __init__(self) -> None:
+        super().__init__(dim=EMB.dim)
+        self.calls: list[int] = []
+
+    def embed_spans(
+        self, texts: list[str], spans: list[list[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        self.calls.append(len(texts))
+        pooled = [self.embed([t[a:b] for a, b in s]) for t, s in zip(texts, spans, strict=True)]
+        return self.embed(texts), pooled
+
+
+def test_pooled_sentence_vectors_are_one_pass_and_rescore(index: VectorIndex) -> None:
+    emb = _SpanEmbedder()
+    pooled = IndexingConfig(sentence_pooling=True)
+    counts = index_messages(index, emb, "ann", _corpus(), config=pooled)
+    assert counts["embedded"] == 3 and emb.calls == [3]  # chunk texts only, sentences pooled
+    searcher = Searcher(index, emb, indexing=pooled)
+    assert searcher.search("ann", "quarterly budget report")[0].message_id == "a1"
+    # Pooled and separately encoded sentence vectors differ: switching re-embeds everything.
+    assert index_messages(index, emb, "ann", _corpus(), config=pooled)["unchanged"] == 3
+    assert index_messages(index, emb, "ann", _corpus())["embedded"] == 3
+    assert emb.calls == [3]  # the default path encoded sentences with embed(), not spans
