@@ -1,8 +1,9 @@
 """``feedback``: what ``POST /v1/feedback`` stored (the data dir's feedback store), in the harness
 format: chip acceptance (chip choices where a chip was picked), thumbs-up rate and normalised
 edit distance (suggestion vs what was sent), each with a bootstrap interval; overall (ours),
-per day and per kind (variants). Rows carry no prompt version, so the run records the current
-prompt versions: compare reports over time to see a version's effect.
+per day, per kind and per prompt version (variants): each row carries the prompt (or chip set)
+version in force when it was stored (rows from before that was recorded count as
+``unrecorded``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
+from agents.versions import FEEDBACK_PROMPTS
 from evals.harness.meta import run_meta
 from evals.harness.report import Report, Role, Score, SystemResult
 from evals.suites.base import SuiteContext, SuiteSpec
 
-PROMPTS = ("draft_reply", "summarize_thread", "assistant_answer")
+PROMPTS = tuple(FEEDBACK_PROMPTS.values())
 
 
 def signals(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -96,11 +98,14 @@ def run(ctx: SuiteContext) -> Report:
     online = online_signals(url) if url else {}
     by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
     by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_version: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by_day[r["created_at"][:10]].append(r)
         by_kind[r["kind"]].append(r)
+        by_version[r.get("prompt_version") or "unrecorded"].append(r)
     systems = [_system("all", "ours", rows)]
     systems += [_system(f"kind:{k}", "variant", v) for k, v in sorted(by_kind.items())]
+    systems += [_system(f"version:{k}", "variant", v) for k, v in sorted(by_version.items())]
     systems += [_system(f"day:{d}", "variant", v) for d, v in sorted(by_day.items())]
     return Report(
         suite="feedback", primary_metric="chip_acceptance", n=len(rows),
@@ -110,8 +115,8 @@ def run(ctx: SuiteContext) -> Report:
                                   "since": ctx.options.get("since"),
                                   "data_dir": str(ctx.settings.data_dir)}),
         extra={"online_signals": online, "metrics_url": url},
-        notes=["feedback rows carry no prompt version: the prompt versions in force are "
-               "recorded with each run", "no baseline: compare two runs with `eval compare`"],
+        notes=["each row carries the prompt version in force when it was stored "
+               "(`version:` variants)", "no baseline: compare two runs with `eval compare`"],
     )  # fmt: skip
 
 

@@ -27,7 +27,8 @@ from rapidfuzz.distance import Levenshtein
 
 from core.errors import InputError
 from retrieval.store.base import check_user
-from retrieval.store.pim_sqlite import connect, ensure_schema, from_ts, now_ts
+from retrieval.store.migrations import apply_migrations, split_statements
+from retrieval.store.pim_sqlite import connect, from_ts, now_ts
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -40,8 +41,7 @@ RATINGS: tuple[str, ...] = get_args(Rating)
 MAX_TEXT = 20_000
 
 _COMPONENT = "feedback"
-_SCHEMA_VERSION = 1
-_DDL = """
+_V1 = """
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id TEXT NOT NULL,
@@ -59,6 +59,12 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS ix_feedback_user ON feedback(user_id, kind, id);
 """
+#: Append-only migrations (see :mod:`retrieval.store.migrations`): v2 records which prompt (or
+#: response-set) version produced what the feedback is about.
+MIGRATIONS: list[list[str]] = [
+    split_statements(_V1),
+    ["ALTER TABLE feedback ADD COLUMN prompt_version TEXT"],
+]
 
 
 def edit_distance(suggestion: str, sent: str) -> tuple[int, float]:
@@ -85,6 +91,9 @@ class FeedbackRecord:
     sent_text: str | None = None
     edit_distance: int | None = None
     edit_distance_norm: float | None = None
+    #: ``name@version`` of the prompt (or ``responses@<sha>`` of the chip set) in force when the
+    #: signal arrived; filled in by the service, not the client.
+    prompt_version: str | None = None
 
     def validated(self) -> FeedbackRecord:
         """The record with its edit distance computed; :class:`InputError` when inconsistent."""
@@ -142,6 +151,7 @@ class StoredFeedback:
             "sent_text": r.sent_text,
             "edit_distance": r.edit_distance,
             "edit_distance_norm": r.edit_distance_norm,
+            "prompt_version": r.prompt_version,
         }
 
 
@@ -155,7 +165,7 @@ class FeedbackStore:
     def __init__(self, conn: sqlite3.Connection) -> None:
         conn.row_factory = sqlite3.Row
         self.conn = conn
-        ensure_schema(conn, _COMPONENT, _SCHEMA_VERSION, _DDL)
+        apply_migrations(conn, _COMPONENT, MIGRATIONS)
 
     def add(self, user: str, record: FeedbackRecord) -> int:
         """Store one signal of ``user`` (validated, edit distance computed); returns its id."""
@@ -165,11 +175,11 @@ class FeedbackStore:
             cur = self.conn.execute(
                 "INSERT INTO feedback (user_id, kind, target_id, rating, reason, chip_chosen,"
                 " chips_shown_json, suggestion, sent_text, edit_distance, edit_distance_norm,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " prompt_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     user, r.kind, r.target_id, r.rating, r.reason, r.chip_chosen,
                     json.dumps(r.chips_shown, ensure_ascii=False), r.suggestion, r.sent_text,
-                    r.edit_distance, r.edit_distance_norm, now_ts(),
+                    r.edit_distance, r.edit_distance_norm, r.prompt_version, now_ts(),
                 ),
             )  # fmt: skip
         assert cur.lastrowid is not None
@@ -265,6 +275,7 @@ class FeedbackStore:
             sent_text=row["sent_text"],
             edit_distance=row["edit_distance"],
             edit_distance_norm=row["edit_distance_norm"],
+            prompt_version=row["prompt_version"],
         )
         return StoredFeedback(id=row["id"], created_at=created, record=record)
 

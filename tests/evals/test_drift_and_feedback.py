@@ -64,19 +64,27 @@ def test_feedback_suite_aggregates_the_store(tmp_path: Path) -> None:
                                                         chips_shown=["a", "b", "c"]))  # fmt: skip
         services.feedback.add("bob", FeedbackRecord(kind="answer", rating="up"))
         services.feedback.add("bob", FeedbackRecord(kind="draft", suggestion="abcd",
-                                                    sent_text="abcf", rating="down"))  # fmt: skip
+                                                    sent_text="abcf", rating="down",
+                                                    prompt_version="draft_reply@2"))  # fmt: skip
+        services.feedback.add("bob", FeedbackRecord(kind="draft", rating="up",
+                                                    prompt_version="draft_reply@3"))  # fmt: skip
         report = run_suite("feedback", settings, services=services)
         only_bob = run_suite("feedback", settings, services=services, options={"user": "bob"})
     finally:
         services.close()
-    assert report.n == 6
+    assert report.n == 7
     ours = report.ours.metrics
     assert ours["chip_acceptance"].value == pytest.approx(0.75)
-    assert ours["thumbs_up_rate"].value == pytest.approx(0.5)
+    assert ours["thumbs_up_rate"].value == pytest.approx(2 / 3, abs=1e-4)
+    # Per prompt version: the draft prompt's two versions are told apart.
+    by_name = {s.name: s.metrics for s in report.systems}
+    assert by_name["version:draft_reply@2"]["thumbs_up_rate"].value == 0.0
+    assert by_name["version:draft_reply@3"]["thumbs_up_rate"].value == 1.0
+    assert by_name["version:unrecorded"]["rows"].value == 5
     assert ours["edit_distance_norm"].value == pytest.approx(0.25)
     assert {s.name for s in report.systems} >= {"all", "kind:chip", "kind:answer", "kind:draft"}
     assert any(s.name.startswith("day:") for s in report.systems)
-    assert only_bob.n == 2 and only_bob.ours.metrics["chip_acceptance"].value is None
+    assert only_bob.n == 3 and only_bob.ours.metrics["chip_acceptance"].value is None
 
 
 def test_drift_cli_on_an_empty_store_reports_no_data(tmp_path: Path) -> None:

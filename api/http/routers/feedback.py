@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from agents.versions import producer_version
 from api.http.deps import PrincipalDep, ServicesDep
 from api.http.errors import ProblemError
 from api.http.schemas.feedback import FeedbackIn, FeedbackOut, FeedbackStats
@@ -50,6 +52,8 @@ async def post_feedback(
 
     def store() -> tuple[int, FeedbackRecord] | None:
         record = body.record().validated()  # 400 when inconsistent, before any lookup
+        # The prompt (or chip set) version in force, so feedback compares across versions.
+        record = replace(record, prompt_version=producer_version(record.kind))
         target = record.target_id
         if target is not None and not target_exists(services, principal.user, record.kind, target):
             return None
@@ -69,6 +73,7 @@ async def post_feedback(
         target_id=record.target_id,
         edit_distance=record.edit_distance,
         edit_distance_norm=record.edit_distance_norm,
+        prompt_version=record.prompt_version,
     )
 
 

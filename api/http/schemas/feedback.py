@@ -97,6 +97,12 @@ class FeedbackOut(BaseModel):
         description="The same distance divided by the longer text's length (0..1).",
         examples=[0.275],
     )
+    prompt_version: str | None = Field(
+        None,
+        description="The prompt (`name@version`) or chip set (`responses@<sha>`) in force when "
+        "the signal was stored; the feedback eval compares versions by it.",
+        examples=["draft_reply@3"],
+    )
 
 
 class ChipStats(BaseModel):

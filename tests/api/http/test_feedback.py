@@ -78,6 +78,27 @@ def test_rows_are_per_user(store: FeedbackStore) -> None:
     assert store.list("alice") == [] and len(store.list("bob")) == 1
 
 
+def test_a_v1_table_gains_the_prompt_version_column(tmp_path: Path) -> None:
+    from retrieval.store.feedback import MIGRATIONS
+    from retrieval.store.migrations import apply_migrations
+
+    path = tmp_path / "mailmind.sqlite3"
+    old = sqlite3.connect(path)
+    apply_migrations(old, "feedback", MIGRATIONS[:1])  # a store written before version 2
+    old.execute(
+        "INSERT INTO feedback (user_id, kind, rating, created_at)"
+        " VALUES ('alice', 'answer', 'up', '2026-01-01T00:00:00Z')"
+    )
+    old.commit()
+    old.close()
+    store = FeedbackStore(sqlite3.connect(path))
+    store.add("alice", FeedbackRecord(kind="draft", rating="down", prompt_version="draft_reply@3"))
+    rows = store.list("alice")
+    assert [r.record.prompt_version for r in rows] == ["draft_reply@3", None]
+    assert rows[1].record.rating == "up"  # the old row survived the migration
+    store.close()
+
+
 def test_schema_is_created_once(tmp_path: Path) -> None:
     path = tmp_path / "mailmind.sqlite3"
     first = FeedbackStore(sqlite3.connect(path))
@@ -176,6 +197,18 @@ async def test_feedback_is_stored_and_counted(
     rows = http_services.feedback.list("demo", limit=5)
     assert [r.record.kind for r in rows] == ["answer", "draft", "summary", "chip", "chip"]
     assert rows[2].record.reason == "vague"
+    # Each row carries the version in force: the prompt file's version, the chip set's hash.
+    from agents.smart_reply.responses import load_responses
+    from prompts.render import load_prompt
+
+    versions = [r.record.prompt_version for r in rows]
+    assert versions[:3] == [
+        f"assistant_answer@{load_prompt('assistant_answer').version}",
+        f"draft_reply@{load_prompt('draft_reply').version}",
+        f"summarize_thread@{load_prompt('summarize_thread').version}",
+    ]
+    assert versions[3] == versions[4] == f"responses@{load_responses().sha256[:12]}"
+    assert r.json()["prompt_version"] == versions[0]
     assert await _stats(client, keys.eve) == eve_before  # rows are per user
 
 
