@@ -240,3 +240,6 @@ def register(app: typer.Typer) -> None:
     """Attach ``eval`` and ``bench`` to the ``mailmind`` app (entry point ``mailmind.commands``)."""
     app.add_typer(eval_app, name="eval")
     app.add_typer(bench_app, name="bench")
+    from evals.training.cli import train_app
+
+    app.add_typer(train_app, name="train")

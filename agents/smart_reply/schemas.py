@@ -24,6 +24,7 @@ TriggerReason = Literal[
     "thanks",
     "news",
     "likely_phish",
+    "learned",
 ]
 CalendarStatus = Literal["free", "tentative", "busy", "on_calendar", "past", "no_calendar"]
 
@@ -71,6 +72,16 @@ class SmartReplyResult(BaseModel):
     triggered: bool
     reason: TriggerReason
     detail: str = ""
+    trigger_probability: float | None = Field(
+        None,
+        description="The learned trigger's calibrated probability that the user replies "
+        "(null when no trigger model is trained, or a header rule decided first).",
+    )
+    priority: float | None = Field(
+        None,
+        description="The learned priority model's calibrated probability that the message is "
+        "important to the user (null when no priority model is trained).",
+    )
     chips: list[Chip] = Field(default_factory=list)
     latency_ms: float = 0.0
     proposed_time: ProposedTime | None = None

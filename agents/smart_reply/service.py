@@ -17,14 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from agents.safety.phishing import assess, frequent_domains
 from agents.smart_reply.grounding import check_time
 from agents.smart_reply.index import ResponseIndex, open_response_index
+from agents.smart_reply.learned import SenderHistory, features, learned_decision, load_model
 from agents.smart_reply.rank import GroundingContext, first_name, rank
 from agents.smart_reply.responses import ResponseSet, load_responses
 from agents.smart_reply.schemas import ProposedTime, SmartReplyResult
 from agents.smart_reply.timeparse import find_proposed_time, format_slot
-from agents.smart_reply.trigger import decide, is_sent_folder
+from agents.smart_reply.trigger import LEARNED_REASONS, decide, is_sent_folder
 from core.errors import InputError, NotFoundError
 from core.types import Message
 from retrieval.index.embeddings import Embedder
@@ -81,6 +84,8 @@ class SmartReplier:
         self.embedder = embedder
         self.calendar = calendar
         self.contacts = contacts
+        #: Where trained trigger/priority models are looked for (``<data_dir>/models/<kind>``).
+        self.data_dir = data_dir
         self.responses = responses or load_responses()
         self.index = index or open_response_index(self.responses, embedder, data_dir)
         self._user_emails: dict[tuple[int, str], frozenset[str]] = {}
@@ -136,6 +141,15 @@ class SmartReplier:
         self._zones[user] = zone
         return zone
 
+    def _history(self, user: str, email: str) -> SenderHistory:
+        """How often the user wrote to and heard from ``email`` (the contacts' mail counts)."""
+        if self.contacts is None or not email:
+            return SenderHistory()
+        contact = self.contacts.get_by_email(user, email)
+        if contact is None:
+            return SenderHistory()
+        return SenderHistory(messages_to=contact.messages_to, messages_from=contact.messages_from)
+
     def _nicknames(self, user: str, email: str) -> list[str]:
         if self.contacts is None or not email:
             return []
@@ -189,12 +203,35 @@ class SmartReplier:
             meeting_request=found_time is not None,
             phishing=signal,
         )
+        vector: np.ndarray | None = None
+        trigger_model = load_model(self.data_dir, "trigger")
+        priority_model = load_model(self.data_dir, "priority")
+        probability: float | None = None
+        priority: float | None = None
+        if trigger_model or priority_model:
+            vector = self.embedder.embed_query(query_text(message))  # the chip path's vector
+            history = self._history(user, sender)
+            if priority_model is not None:
+                priority = priority_model.probability(
+                    features(message, vector, user_emails=emails, history=history,
+                             embedding=priority_model.embedding)
+                )  # fmt: skip
+            if trigger_model is not None and decision.reason in LEARNED_REASONS:
+                # Header rules (own mail, phishing, lists, automation) stay certain; the model
+                # replaces the guess about what the text asks. A proposed meeting still triggers.
+                probability = trigger_model.probability(
+                    features(message, vector, user_emails=emails, history=history,
+                             embedding=trigger_model.embedding)
+                )  # fmt: skip
+                decision = learned_decision(decision, probability, trigger_model)
         result = SmartReplyResult(
             message_id=message.id,
             triggered=decision.triggered,
             reason=decision.reason,
             detail=decision.detail,
             phishing=signal if signal.reasons else None,
+            trigger_probability=None if probability is None else round(probability, 4),
+            priority=None if priority is None else round(priority, 4),
         )
         if not decision.triggered:
             result.latency_ms = (time.perf_counter() - t0) * 1000
@@ -222,7 +259,8 @@ class SmartReplier:
                 if check.alternative
                 else None,
             )
-        vector = self.embedder.embed_query(query_text(message))
+        if vector is None:
+            vector = self.embedder.embed_query(query_text(message))
         scores = self.index.scores(vector)
         name = None
         if message.sender:
@@ -289,6 +327,7 @@ def suggest(
             contacts=contacts,
             responses=responses,
             index=shared_index(responses, embedder, data_dir),
+            data_dir=data_dir,
         )
         per_embedder[key] = replier
     return replier.suggest(

@@ -54,6 +54,11 @@ _NEWS = re.compile(
 )
 
 
+#: Decisions a learned trigger may overturn: the guesses about what the text asks (header facts
+#: and safety checks decide before it). A proposed meeting time still triggers on its own.
+LEARNED_REASONS = frozenset({"no_ask", "question", "request", "thanks", "news"})
+
+
 def is_sent_folder(folder: str | None) -> bool:
     """Whether a folder name is a sent-mail folder (``.Sent``, ``Sent Items``, ``_sent_mail``)."""
     return bool(folder) and bool(_SENT_FOLDER.search(folder.strip()))  # type: ignore[union-attr]

@@ -30,7 +30,7 @@ class ReplyPair:
     reply: str
 
 
-def _parse_tree(root: Path) -> list[tuple[str, bool, Message]]:
+def parse_tree(root: Path) -> list[tuple[str, bool, Message]]:
     from core.errors import ParseError
     from retrieval.sources.mail.parse import parse_message
 
@@ -52,17 +52,15 @@ def _parse_tree(root: Path) -> list[tuple[str, bool, Message]]:
     return out
 
 
-def load_pairs(root: Path, *, max_words: int = 40) -> tuple[list[ReplyPair], list[Message]]:
-    """(reply pairs, received messages without a reply found), in file order."""
-    parsed = _parse_tree(root)
+def link_replies(parsed: list[tuple[str, bool, Message]]) -> list[tuple[str, Message, Message]]:
+    """``(mailbox, reply, parent)`` for every message whose parent is found (see the module
+    docstring for how), in file order."""
     by_id = {m.message_id: m for _, _, m in parsed if not m.message_id_synthetic}
     received: dict[str, list[Message]] = {}
     for mailbox, sent, m in parsed:
         if not sent:
             received.setdefault(mailbox, []).append(m)
-    pairs: list[ReplyPair] = []
-    answered: set[str] = set()
-    seen: set[tuple[str, str]] = set()
+    links: list[tuple[str, Message, Message]] = []
     for mailbox, _sent, m in parsed:
         parent = None
         for ref in [m.in_reply_to, *reversed(m.references)]:
@@ -80,8 +78,24 @@ def load_pairs(root: Path, *, max_words: int = 40) -> tuple[list[ReplyPair], lis
                 and (m.date is None or p.date is None or p.date <= m.date)
             ]  # fmt: skip
             parent = candidates[-1] if candidates else None
+        if parent is not None:
+            links.append((mailbox, m, parent))
+    return links
+
+
+def load_pairs(root: Path, *, max_words: int = 40) -> tuple[list[ReplyPair], list[Message]]:
+    """(reply pairs, received messages without a reply found), in file order."""
+    parsed = parse_tree(root)
+    received: dict[str, list[Message]] = {}
+    for mailbox, sent, m in parsed:
+        if not sent:
+            received.setdefault(mailbox, []).append(m)
+    pairs: list[ReplyPair] = []
+    answered: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    for _mailbox, m, parent in link_replies(parsed):
         text = " ".join(m.new_text.split()[:max_words])
-        if parent is None or len(text) < 2 or (parent.id, text.lower()) in seen:
+        if len(text) < 2 or (parent.id, text.lower()) in seen:
             continue
         seen.add((parent.id, text.lower()))
         answered.add(parent.id)

@@ -1,0 +1,1 @@
+"""Training of the learned classifiers (``mailmind train``); runtime code never imports this."""
