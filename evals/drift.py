@@ -3,7 +3,9 @@
 Input features of the mail stored since ``DATE`` (the current window) against the
 ``--reference-days`` before it: language (``langdetect``), length in words (binned), sender
 domain (the reference window's top ten, the rest as ``other``) and HTML-only share; and the
-feedback signals of the same windows (chip acceptance, thumbs, edit distance, binned). For each
+feedback signals of the same windows (chip acceptance, thumbs, edit distance, binned), and - when
+trained - the learned trigger's and priority model's probabilities on the mail received in each
+window (``model:trigger``, ``model:priority``, in tenths). For each
 feature the population-stability index PSI = sum((cur - ref) * ln(cur / ref)) over its bins:
 below 0.1 stable, 0.1-0.25 moderate, above 0.25 a real shift. Writes ``drift.json`` and
 ``drift.png`` (PSI per feature).
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 
 LENGTH_BINS = (20, 50, 100, 200, 500, 1000)
 EDIT_BINS = (0.1, 0.25, 0.5, 0.75)
+#: Bins of a classifier's probability (``model:trigger``, ``model:priority``).
+SCORE_BINS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 _EPS = 1e-4  # empty bins: keep the logarithm finite
 STABLE, SHIFT = 0.1, 0.25
 
@@ -111,6 +115,38 @@ def signal_values(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
+def model_scores(services: Any, user: str, messages: list[Message]) -> dict[str, list[str]]:
+    """Binned probabilities of the trained trigger and priority models (when trained) on the
+    mail ``user`` received among ``messages``: a model whose scores move while users' behaviour
+    does not (or the reverse) has stopped fitting. Empty without a trained model."""
+    from agents.smart_reply.learned import SenderHistory, features, load_model
+    from agents.smart_reply.service import query_text, user_addresses
+    from agents.smart_reply.trigger import is_sent_folder
+
+    models = {k: load_model(services.settings.data_dir, k) for k in ("trigger", "priority")}
+    if not any(models.values()):
+        return {}
+    emails = user_addresses(services.store, user)
+    received = [
+        m for m in messages
+        if not is_sent_folder(m.folder) and not (m.sender and m.sender.email.lower() in emails)
+    ]  # fmt: skip
+    vectors = services.embedder.embed([query_text(m) for m in received])
+    out: dict[str, list[str]] = {}
+    for kind, model in models.items():
+        if model is None:
+            continue
+        values = []
+        for m, vector in zip(received, vectors, strict=True):
+            contact = services.pim.contacts.get_by_email(user, m.sender.email) if m.sender else None
+            history = SenderHistory(contact.messages_to, contact.messages_from) if contact else (
+                SenderHistory())  # fmt: skip
+            x = features(m, vector, user_emails=emails, history=history, embedding=model.embedding)
+            values.append(bin_of(model.probability(x), SCORE_BINS))
+        out[f"model:{kind}"] = values
+    return out
+
+
 def verdict(value: float | None) -> str:
     """``stable``, ``moderate`` or ``shift`` (``no data`` without both windows)."""
     if value is None:
@@ -138,10 +174,17 @@ def run_drift(
         ref: list[Message] = []
         cur: list[Message] = []
         rows: list[dict[str, Any]] = []
+        r_scores: dict[str, list[str]] = {}
+        c_scores: dict[str, list[str]] = {}
         for u in users:
-            ref += services.store.list_messages(u, after=ref_start, before=start, limit=100_000)
-            cur += services.store.list_messages(u, after=start, limit=100_000)
+            u_ref = services.store.list_messages(u, after=ref_start, before=start, limit=100_000)
+            u_cur = services.store.list_messages(u, after=start, limit=100_000)
+            ref += u_ref
+            cur += u_cur
             rows += [s.as_dict() for s in services.feedback.list(u, limit=1_000_000)]
+            for scores, window in ((r_scores, u_ref), (c_scores, u_cur)):
+                for name, values in model_scores(services, u, window).items():
+                    scores.setdefault(name, []).extend(values)
     finally:
         services.close()
     ref_rows = [r for r in rows if ref_start.isoformat() <= r["created_at"] < start.isoformat()]
@@ -151,6 +194,13 @@ def run_drift(
     for name in r_sig:
         r, c = shares(r_sig[name]), shares(c_sig[name])
         features[f"signal:{name}"] = {
+            "reference": r,
+            "current": c,
+            "psi": round(psi(r, c), 4) if r and c else None,
+        }
+    for name in sorted(set(r_scores) | set(c_scores)):
+        r, c = shares(r_scores.get(name, [])), shares(c_scores.get(name, []))
+        features[name] = {
             "reference": r,
             "current": c,
             "psi": round(psi(r, c), 4) if r and c else None,

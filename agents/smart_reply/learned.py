@@ -135,6 +135,11 @@ class LearnedModel:
 
     def probability(self, x: np.ndarray) -> float:
         """Calibrated probability of the positive class for one feature vector."""
+        if x.shape != self.mean.shape:
+            raise ModelError(
+                f"the {self.kind} model {self.version} takes {self.mean.shape[0]} features, got "
+                f"{x.shape[0]}: it was trained with another embedding model; retrain it"
+            )
         raw = float(((x - self.mean) / self.scale) @ self.weights + self.bias)
         a, b = self.platt
         return 1.0 / (1.0 + math.exp(-(a * raw + b)))

@@ -7,6 +7,7 @@ embedder and data dir, so repeated calls do not re-embed the response set.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import weakref
@@ -22,16 +23,25 @@ import numpy as np
 from agents.safety.phishing import assess, frequent_domains
 from agents.smart_reply.grounding import check_time
 from agents.smart_reply.index import ResponseIndex, open_response_index
-from agents.smart_reply.learned import SenderHistory, features, learned_decision, load_model
+from agents.smart_reply.learned import (
+    HAND_FEATURES,
+    LearnedModel,
+    SenderHistory,
+    features,
+    learned_decision,
+    load_model,
+)
 from agents.smart_reply.rank import GroundingContext, first_name, rank
 from agents.smart_reply.responses import ResponseSet, load_responses
 from agents.smart_reply.schemas import ProposedTime, SmartReplyResult
 from agents.smart_reply.timeparse import find_proposed_time, format_slot
 from agents.smart_reply.trigger import LEARNED_REASONS, decide, is_sent_folder
-from core.errors import InputError, NotFoundError
+from core.errors import InputError, ModelError, NotFoundError
 from core.types import Message
 from retrieval.index.embeddings import Embedder
 from retrieval.store.base import check_user
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from retrieval.store.base import Store
@@ -63,6 +73,17 @@ def query_text(message: Message) -> str:
     return f"{subject}\n{body}".strip()
 
 
+def user_addresses(store: Store, user: str) -> frozenset[str]:
+    """The user's own addresses: the senders of their sent folders (lower case)."""
+    senders: Counter[str] = Counter()
+    for folder in store.stats(user).folders:
+        if is_sent_folder(folder):
+            for m in store.list_messages(user, folder=folder, limit=50):
+                if m.sender:
+                    senders[m.sender.email.lower()] += 1
+    return frozenset(senders)
+
+
 class SmartReplier:
     """Smart-reply chips for one embedder and response set.
 
@@ -91,6 +112,7 @@ class SmartReplier:
         self._user_emails: dict[tuple[int, str], frozenset[str]] = {}
         self._domains: dict[tuple[int, str], frozenset[str]] = {}
         self._zones: dict[str, tzinfo] = {}
+        self._model_warned: set[str] = set()
 
     def close(self) -> None:
         """Release the response index."""
@@ -104,13 +126,7 @@ class SmartReplier:
             return frozenset()
         key = (id(store), user)
         if key not in self._user_emails:
-            senders: Counter[str] = Counter()
-            for folder in store.stats(user).folders:
-                if is_sent_folder(folder):
-                    for m in store.list_messages(user, folder=folder, limit=50):
-                        if m.sender:
-                            senders[m.sender.email.lower()] += 1
-            self._user_emails[key] = frozenset(senders)
+            self._user_emails[key] = user_addresses(store, user)
         return self._user_emails[key]
 
     def known_domains(self, store: Store | None, user: str) -> frozenset[str]:
@@ -140,6 +156,25 @@ class SmartReplier:
                 zone = ZoneInfo(zones.most_common(1)[0][0])
         self._zones[user] = zone
         return zone
+
+    def _models(self) -> tuple[LearnedModel | None, LearnedModel | None]:
+        """The trained trigger and priority models; one that cannot be used (unreadable, or
+        made for other features) is reported once and the rules apply instead of failing chips."""
+        out: list[LearnedModel | None] = []
+        for kind in ("trigger", "priority"):
+            try:
+                model = load_model(self.data_dir, kind)  # type: ignore[arg-type]
+                if model is not None and model.mean.shape[0] != len(HAND_FEATURES) + (
+                    self.embedder.dim if model.embedding else 0
+                ):
+                    raise ModelError(f"the {kind} model was trained with another embedding model")
+            except ModelError as exc:
+                if kind not in self._model_warned:
+                    log.warning("%s; using the rules", exc)
+                    self._model_warned.add(kind)
+                model = None
+            out.append(model)
+        return out[0], out[1]
 
     def _history(self, user: str, email: str) -> SenderHistory:
         """How often the user wrote to and heard from ``email`` (the contacts' mail counts)."""
@@ -204,8 +239,7 @@ class SmartReplier:
             phishing=signal,
         )
         vector: np.ndarray | None = None
-        trigger_model = load_model(self.data_dir, "trigger")
-        priority_model = load_model(self.data_dir, "priority")
+        trigger_model, priority_model = self._models()
         probability: float | None = None
         priority: float | None = None
         if trigger_model or priority_model:

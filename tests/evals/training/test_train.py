@@ -147,3 +147,49 @@ def test_header_rules_still_decide_before_the_model(tmp_path: Path) -> None:
                            b"\nMessage-ID: <b@x>\n\nCan you send the schedule?\n")  # fmt: skip
     result = replier.suggest(listed, "u", None, user_emails={"me@corp.example"})
     assert result.reason == "mailing_list" and result.trigger_probability is None
+
+
+def test_a_model_for_other_features_falls_back_to_the_rules(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from agents.smart_reply.service import SmartReplier
+    from retrieval.sources.mail.parse import parse_message
+
+    _model(0.99, len(HAND_FEATURES) + 8).save(tmp_path / "models" / "trigger")  # 8-d vectors
+    replier = SmartReplier(embedder=HashEmbedder(dim=16), data_dir=tmp_path)
+    ask = parse_message(b"From: p@corp.example\nTo: me@corp.example\nSubject: q\nMessage-ID: <a@x>"
+                        b"\n\nCan you send the schedule?\n")  # fmt: skip
+    for _ in range(2):
+        result = replier.suggest(ask, "u", None, user_emails={"me@corp.example"})
+        assert (result.triggered, result.reason) == (True, "question")
+        assert result.trigger_probability is None
+    assert sum("another embedding model" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.integration
+def test_drift_reports_the_models_score_distributions(tmp_path: Path) -> None:
+    from api.services import Services
+    from core.settings import Settings
+    from evals.drift import run_drift
+
+    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    services = Services(settings)
+    try:
+        services.ingest_path("ann", make_tree(tmp_path / "mail") / "ann-a", index=False)
+        n = len(HAND_FEATURES) + services.embedder.dim
+    finally:
+        services.close()
+    weights = np.zeros(n)
+    weights[HAND_FEATURES.index("question")] = 3.0
+    model = _model(0.5, n)
+    for kind in ("trigger", "priority"):
+        LearnedModel(**{**{f: getattr(model, f) for f in model.__dataclass_fields__},
+                        "kind": kind, "weights": weights}).save(
+            tmp_path / "data" / "models" / kind
+        )  # fmt: skip
+    report = run_drift(settings, since="2001-03-10", reference_days=10, user="ann")
+    trig = report["features"]["model:trigger"]
+    # Asks (a question mark in two of four texts) score high, news low, in both windows.
+    assert set(trig["reference"]) <= {"<=0.1", "<=0.5", ">0.9"} and trig["psi"] is not None
+    assert "model:priority" in report["features"]
+    assert sum(trig["current"].values()) == pytest.approx(1.0)
