@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -114,7 +115,18 @@ def ensure_export(folder: Path, cache: Path, precision: Precision) -> Path:
     target = out / f"model.{precision}.onnx"
     if target.is_file():
         return target
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".probe.{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        # A read-only home (a locked-down service account): export under the temp dir instead.
+        fallback = Path(tempfile.gettempdir()) / f"mailmind-onnx-{os.getuid()}"
+        if cache == fallback:
+            raise ModelError(f"cannot write the ONNX export cache {cache}: {exc}") from exc
+        log.warning("ONNX export cache %s is not writable (%s); using %s", cache, exc, fallback)
+        return ensure_export(folder, fallback, precision)
     from filelock import FileLock
 
     with FileLock(str(out / ".lock")), _quiet():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,21 @@ def test_span_vectors_come_from_the_same_pass() -> None:
     assert long_text[a:b] == "Lunch on Friday at noon?"
     tail = onnx.embed([" ".join(long_text[a:b].split())])[0]
     np.testing.assert_allclose(pooled[1][-1], tail, atol=1e-5)
+
+
+def test_an_unwritable_cache_falls_back_to_the_temp_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    folder = resolve_model_path("all-MiniLM-L6-v2")
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")  # a cache path under a regular file cannot be created
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    shared = tmp_path / "tmp" / f"mailmind-onnx-{os.getuid()}"
+    export_dir(folder, shared).mkdir(parents=True)
+    (export_dir(folder, shared) / "model.fp32.onnx").write_bytes(b"already exported")
+    assert ensure_export(folder, blocked / "cache", "fp32") == (
+        export_dir(folder, shared) / "model.fp32.onnx"
+    )
