@@ -193,3 +193,29 @@ def test_drift_reports_the_models_score_distributions(tmp_path: Path) -> None:
     assert set(trig["reference"]) <= {"<=0.1", "<=0.5", ">0.9"} and trig["psi"] is not None
     assert "model:priority" in report["features"]
     assert sum(trig["current"].values()) == pytest.approx(1.0)
+
+
+@pytest.mark.integration
+def test_train_cli_json_and_bad_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from evals.training.cli import train_app
+
+    monkeypatch.setenv("MAILMIND_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)  # no .env from the checkout
+    tree = make_tree(tmp_path / "mail")
+    runner = CliRunner()
+    result = runner.invoke(train_app, ["priority", "--data", str(tree), "--json"])
+    assert result.exit_code == 0, result.output
+    card = json.loads(result.stdout)  # exactly one JSON object on stdout
+    assert card["kind"] == "priority" and card["examples"] == 32
+    assert card["features"]["excluded"] == ["user_wrote_to_sender", "wrote_to_sender_log"]
+    # The default --out is where the service looks.
+    assert load_model(tmp_path / "data", "priority") is not None
+    bad = runner.invoke(train_app, ["trigger", "--data", str(tmp_path / "nope"), "--json"])
+    assert bad.exit_code == 2
+    assert json.loads(bad.stdout)["error"]
+    bad_precision = runner.invoke(train_app, ["trigger", "--data", str(tree), "--precision", "1.5",
+                                              "--json"])  # fmt: skip
+    assert bad_precision.exit_code == 2
+    assert "precision" in json.loads(bad_precision.stdout)["message"]
