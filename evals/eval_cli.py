@@ -134,11 +134,25 @@ _simple(
     "Thread summaries on a BC3-format folder: ROUGE, faithfulness and citation precision of "
     "ours vs the extractive lead.",
 )
-_simple(
-    "smart-reply",
-    "Smart-reply chips on real reply pairs (Maildir): trigger precision/recall, hit@3, "
-    "diversity vs always-trigger and the three most frequent responses.",
-)
+
+
+@eval_app.command("smart-reply")
+def eval_smart_reply(
+    ctx: typer.Context, dataset: DatasetOpt = None, limit: LimitOpt = None,
+    runtime: RuntimeOpt = None, model: ModelOpt = None, out: OutOpt = None,
+    models: Annotated[
+        Path | None,
+        typer.Option("--models", help="A data dir with a trained trigger "
+                     "(models/trigger/model.json): also report the chips with it."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:  # fmt: skip
+    """Smart-reply chips on real reply pairs (Maildir): trigger precision/recall, hit@3,
+    diversity vs always-trigger and the three most frequent responses."""
+    _suite_command(ctx, "smart-reply", dataset, limit, runtime, model, out, as_json,
+                   {"models": models})  # fmt: skip
+
+
 _simple(
     "latency",
     "p50/p95 latency per capability in-process: chips, search, summary, chat first token, "

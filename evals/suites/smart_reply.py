@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,15 @@ def run(ctx: SuiteContext) -> Report:
 
     pos = [chips_for(p.parent) for p in pairs]
     neg = [chips_for(m) for m in negatives]
+    learned = _learned_replier(ctx.options.get("models"), embedder)
+    if learned is not None:  # the same chips path with a trained trigger (--models DIR)
+
+        def learned_for(message: Any) -> tuple[bool, list[str]]:
+            r = learned.suggest(message, "eval", message.id, user_emails=())
+            return r.triggered, [c.text for c in r.chips]
+
+        l_pos = [learned_for(p.parent) for p in pairs]
+        l_neg = [learned_for(m) for m in negatives]
     replies = _unit(embedder.embed([p.reply for p in pairs])) if pairs else np.zeros((0, 1))
     responses = [r.text.replace("{first_name}", "").strip(" ,") for r in load_responses().responses]
     resp_vecs = _unit(embedder.embed(responses))
@@ -114,14 +124,30 @@ def run(ctx: SuiteContext) -> Report:
     # Chips offered on unanswered mail: the false-trigger rate (1.0 for always-trigger).
     ours.metrics["false_trigger_rate"] = Score.of([float(t) for t, _ in neg])
     base.metrics["false_trigger_rate"] = Score.of([1.0] * len(neg))
-    for system, all_rows in ((ours, ours_rows), (base, base_rows)):
+    systems = [ours, base]
+    every = [(ours, ours_rows), (base, base_rows)]
+    if learned is not None:
+        l_sims = [best_sim(c, replies[i]) for i, (_t, c) in enumerate(l_pos)]
+        l_rows = rows([t for t, _ in l_pos], l_sims, [c for _, c in l_pos])
+        system = system_from_rows(
+            "learned_trigger", "variant", _fill(l_rows),
+            description=f"suggest() with the trained trigger in {learned.data_dir}",
+        )  # fmt: skip
+        l_tp, l_fp = sum(t for t, _ in l_pos), sum(t for t, _ in l_neg)
+        system.metrics["trigger_precision"] = (
+            Score.of([1.0] * l_tp + [0.0] * l_fp) if l_tp + l_fp else Score(value=None)
+        )
+        system.metrics["false_trigger_rate"] = Score.of([float(t) for t, _ in l_neg])
+        systems.append(system)
+        every.append((system, l_rows))
+    for system, all_rows in every:
         div = [r["chip_diversity"] for r in all_rows if "chip_diversity" in r]
         system.metrics["chip_diversity"] = Score.of(div) if div else Score(value=None)
     chance = [float(s >= threshold) for s in null]
     return Report(
         suite="smart-reply", primary_metric="hit@3", n=len(pairs),
         lower_is_better=["false_trigger_rate"],
-        example_ids=[p.parent.id for p in pairs], systems=[ours, base],
+        example_ids=[p.parent.id for p in pairs], systems=systems,
         meta=run_meta("smart-reply", dataset=folder, model=embedder.name, runtime="in-process",
                       parameters={"limit": ctx.limit, "threshold": round(threshold, 4),
                                   "negatives": len(negatives), "null_quantile": NULL_QUANTILE}),
@@ -134,6 +160,22 @@ def run(ctx: SuiteContext) -> Report:
                "baseline_chips": top3,
                "chance_hit_rate": (sum(chance) / len(chance)) if chance else None},
     )  # fmt: skip
+
+
+def _learned_replier(models: Path | None, embedder: Any) -> Any:
+    """A replier using the trained trigger under ``models`` (a data dir holding
+    ``models/trigger/model.json``), or ``None`` without ``--models``."""
+    if models is None:
+        return None
+    from agents.smart_reply.learned import load_model
+    from agents.smart_reply.responses import load_responses
+    from agents.smart_reply.service import SmartReplier, shared_index
+    from core.errors import InputError
+
+    if load_model(models, "trigger") is None:
+        raise InputError(f"no trained trigger under {models} (expected models/trigger/model.json)")
+    return SmartReplier(embedder=embedder, data_dir=models,
+                        index=shared_index(load_responses(), embedder, None))  # fmt: skip
 
 
 def _fill(rows: list[dict[str, float]]) -> list[dict[str, float]]:

@@ -18,7 +18,7 @@ from agents.smart_reply.learned import (
     model_path,
     parse_model,
 )
-from core.errors import ModelError
+from core.errors import InputError, ModelError
 from evals.training.data import load_examples
 from retrieval.index.embeddings import HashEmbedder
 
@@ -219,3 +219,25 @@ def test_train_cli_json_and_bad_input(tmp_path: Path, monkeypatch: pytest.Monkey
                                               "--json"])  # fmt: skip
     assert bad_precision.exit_code == 2
     assert "precision" in json.loads(bad_precision.stdout)["message"]
+
+
+@pytest.mark.integration
+def test_smart_reply_suite_reports_a_trained_trigger(tmp_path: Path) -> None:
+    from core.settings import Settings
+    from evals.eval_cli import run_suite
+    from evals.training.train import train
+    from retrieval.index.embeddings import load_embedder
+
+    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    tree = make_tree(tmp_path / "mail")
+    models = tmp_path / "trained"
+    train("trigger", tree, models / "models" / "trigger", precision=0.9, log=lambda _m: None,
+          embedder=load_embedder(settings.embeddings))  # fmt: skip
+    report = run_suite("smart-reply", settings, dataset=tree, options={"models": models})
+    names = [s.name for s in report.systems]
+    assert names == ["product", "always_top3", "learned_trigger"]
+    learned = report.systems[2].metrics
+    assert report.n == 16 and learned["trigger_recall"].value is not None
+    assert learned["false_trigger_rate"].value is not None
+    with pytest.raises(InputError, match="no trained trigger"):
+        run_suite("smart-reply", settings, dataset=tree, options={"models": tmp_path})
