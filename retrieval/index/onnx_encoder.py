@@ -7,8 +7,9 @@ transformer with :func:`torch.onnx.export`, optionally quantise its weights to i
 ``tokenizers`` library, which sentence-transformers uses too) and mean-pool - so it lives here.
 
 On this project's 2-core machine a short query encodes in ~3.5 ms with fp32 ONNX (vectors equal
-to torch's within 1e-5) against ~14 ms with torch, and a 64-text batch ~1.5x faster; the int8
-model is faster again (``mailmind bench embed`` measures all three on the same texts).
+to torch's within 2e-5) against ~14 ms with torch; on indexing batches fp32 is ~1.1x and int8
+~1.6x torch (``mailmind bench ingest --index`` measures the configured encoder against torch on
+the same texts).
 
 Exports are cached by the weights' sha256 and the exporter's versions under
 ``EmbeddingSettings.onnx_cache`` (shared by every data dir), written to a temporary name and
