@@ -61,10 +61,15 @@ class AskResult:
     route: list[tuple[str, float]]
     dropped_citations: list[str] = field(default_factory=list)
     latency_s: float = 0.0
+    #: The tool results of the turn, as the graph saw them (what an answer may rest on); kept
+    #: out of :meth:`to_dict` - the eval checks answers' numbers against it.
+    evidence: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return asdict(self)
+        """JSON-ready (without :attr:`evidence`)."""
+        out = asdict(self)
+        out.pop("evidence")
+        return out
 
 
 def _config(ctx: AgentContext, conversation: str) -> dict[str, Any]:
@@ -105,6 +110,7 @@ def _result(state: dict[str, Any], conversation: str, question: str, latency: fl
         steps=int(state.get("steps", 0)), route=list(state.get("route", [])),
         dropped_citations=list(state.get("dropped_citations", [])),
         latency_s=round(latency, 3),
+        evidence="\n".join(str(m.content) for m in results.values()),
     )  # fmt: skip
 
 

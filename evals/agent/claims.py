@@ -1,7 +1,10 @@
 """Unsupported-claim rate of an answer: the share of its checkable claims - numbers with two or
-more digits, amounts, decimals and clock times - that occur nowhere in the user's data (the demo
-mailbox, calendar and contacts) nor in the question. A number the data does not contain was made
-up by the model. Small numbers (one digit) are skipped: they occur everywhere and prove nothing.
+more digits, amounts, decimals and clock times - that occur nowhere in what the tools returned
+in that run (:func:`unsupported_in`) nor in the question: an answer may only state what a tool
+put there (a count, a free slot and a date the code computed included). Systems that call no
+tools are checked against the user's whole data instead (:func:`unsupported`, the demo mailbox,
+calendar and contacts). Small numbers (one digit) are skipped: they occur everywhere and prove
+nothing.
 """
 
 from __future__ import annotations
@@ -37,3 +40,12 @@ def unsupported(text: str, question: str, demo_dir: Path) -> tuple[int, int]:
     corpus = _corpus(demo_dir) + "\n" + normalise(question)
     found = claims(text)
     return sum(1 for c in found if not contains_fact(corpus, c)), len(found)
+
+
+def unsupported_in(text: str, question: str, evidence: str) -> tuple[int, int]:
+    """(unsupported claims, checkable claims) of an answer against the run's tool results."""
+    from evals.agent.metrics import contains_fact
+
+    reference = normalise(evidence) + "\n" + normalise(question)
+    found = claims(text)
+    return sum(1 for c in found if not contains_fact(reference, c)), len(found)

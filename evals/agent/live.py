@@ -58,6 +58,7 @@ def run_live_eval(
                 out = AgentResult(
                     answer=res.answer, tool_calls=[c.name for c in res.tool_calls],
                     steps=res.steps, citations=res.citations, latency_s=res.latency_s,
+                    evidence=res.evidence,
                 )  # fmt: skip
                 seen[question] = out
                 return out
@@ -67,7 +68,8 @@ def run_live_eval(
                 # model itself wrote.
                 r = seen[question]
                 prose = r.answer.split("\n\nSources:", 1)[0]
-                return AgentResult(prose, r.tool_calls, r.steps, r.citations, r.latency_s)
+                return AgentResult(prose, r.tool_calls, r.steps, r.citations, r.latency_s,
+                                   evidence=r.evidence)  # fmt: skip
 
             def router_only(user: str, question: str, now: datetime) -> AgentResult:
                 # The first tool the graph would run (reads start with a search).

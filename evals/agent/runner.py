@@ -54,6 +54,9 @@ class AgentResult:
     citations: list[str] = field(default_factory=list)
     #: Wall-clock seconds; 0 lets the runner use its own measurement around ``ask``.
     latency_s: float = 0.0
+    #: What the tools returned in this run (the unsupported-claim check's reference); empty
+    #: for systems that call no tools.
+    evidence: str = ""
 
 
 AskFn = Callable[[str, str, datetime], AgentResult]
@@ -61,7 +64,13 @@ AskFn = Callable[[str, str, datetime], AgentResult]
 
 def score_task(task: Task, result: AgentResult, *, error: str | None = None) -> dict[str, Any]:
     """One task's row: tool choice, fact recall (with the missing facts), steps, latency."""
+    from evals.agent.claims import unsupported_in
+
     hits = fact_hits(result.answer, task.facts)
+    bad, checkable = (
+        unsupported_in(result.answer, task.question, result.evidence)
+        if result.evidence else (None, None)
+    )  # fmt: skip
     return {
         "id": task.id,
         "category": task.category,
@@ -76,6 +85,9 @@ def score_task(task: Task, result: AgentResult, *, error: str | None = None) -> 
         "latency_s": round(result.latency_s, 4),
         "citations": len(result.citations),
         "answer": result.answer,
+        # Numbers in the answer found neither in this run's tool results nor in the question.
+        "unsupported_claims": bad,
+        "checkable_claims": checkable,
         "error": error,
     }
 

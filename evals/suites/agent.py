@@ -43,7 +43,7 @@ def select(tasks: TaskSet, split: str) -> TaskSet:
     )
 
 
-def _rows(report: dict[str, Any], *, answers: bool, prose: dict[str, str] | None
+def _rows(report: dict[str, Any], *, answers: bool, prose: dict[str, dict[str, Any]] | None
           ) -> list[dict[str, float]]:  # fmt: skip
     from evals.agent.claims import unsupported
 
@@ -54,8 +54,13 @@ def _rows(report: dict[str, Any], *, answers: bool, prose: dict[str, str] | None
             "tool_set_recall": float(t["tool_set_recall"]),
         }
         if answers:
-            text = prose[t["id"]] if prose is not None else t["answer"]
-            bad, total = unsupported(text, t["question"], DEMO_DIR)
+            # The prose the model wrote (no Sources list), checked against this run's tool
+            # results; a system without tool results against the whole demo data.
+            source = prose[t["id"]] if prose is not None else t
+            if source.get("checkable_claims") is not None:
+                bad, total = source["unsupported_claims"], source["checkable_claims"]
+            else:
+                bad, total = unsupported(source["answer"], t["question"], DEMO_DIR)
             row["fact_recall"] = float(t["fact_recall"])
             row["unsupported_claim_rate"] = bad / total if total else 0.0
             row["steps"] = float(t["steps"])
@@ -69,7 +74,7 @@ def report_from_live(raw: dict[str, Any], tasks: TaskSet, meta_kwargs: dict[str,
     agent = raw["agent"]
     split = {t.id: split_of(t.note) for t in tasks.tasks}
     cats = [f"{split[t['id']]}:{t['category']}" for t in agent["tasks"]]
-    prose = {t["id"]: t["answer"] for t in raw["agent_prose_only"]["tasks"]}
+    prose = {t["id"]: t for t in raw["agent_prose_only"]["tasks"]}
     ours_rows = _rows(agent, answers=True, prose=prose)
     for row, t in zip(ours_rows, raw["agent_prose_only"]["tasks"], strict=True):
         row["fact_recall_prose"] = float(t["fact_recall"])

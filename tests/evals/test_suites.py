@@ -26,6 +26,19 @@ def test_claims_are_numbers_times_and_amounts_checked_against_the_demo_data() ->
     assert unsupported("No numbers here.", "q?", DEMO_DIR) == (0, 0)
 
 
+def test_claims_are_checked_against_the_runs_own_tool_results() -> None:
+    from evals.agent.claims import unsupported_in
+
+    evidence = "find_free_time: free Fri 27 Nov 14:30-16:00; 12 messages from Kenji"
+    # Values the tools computed are supported even though no demo file contains them...
+    assert unsupported_in("You are free from 2:30pm to 16:00; Kenji sent 12.", "q?", evidence) == (
+        0, 3,
+    )  # fmt: skip
+    # ...while a number from the mailbox that no tool returned in this run is not.
+    assert unsupported_in("Castellan quoted 4.12 per housing.", "q?", evidence) == (1, 1)
+    assert unsupported_in("The 2026 plan", "What about 2026?", "") == (0, 1)  # from the question
+
+
 def test_splits_partition_the_task_set() -> None:
     tasks = load_tasks()
     dev, test = select(tasks, "dev"), select(tasks, "test")
