@@ -17,7 +17,6 @@ mail dated *before* the example (what the service knows when the message arrives
 from __future__ import annotations
 
 import bisect
-import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,15 +52,6 @@ class Example:
 
 def _stamp(m: Message) -> float:
     return (m.date or _EPOCH).timestamp()
-
-
-def fingerprint(root: Path) -> str:
-    """sha256 over the tree's relative paths and contents (the data fingerprint in the card)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def load_examples(root: Path) -> list[Example]:

@@ -11,7 +11,7 @@
    that set reaches ``--precision`` (most recall at the stated precision), or the best-F1
    threshold when no threshold reaches it (the card says so).
 4. ``model.json`` (weights, scaling, calibration, threshold) and its card (data fingerprint,
-   hyper-parameters, metrics, seed) go to ``--out``; the service picks it up from
+   hyper-parameters, metrics, seed, commit, machine) go to ``--out``; the service picks it up from
    ``<data_dir>/models/<kind>/``.
 
 The priority model never sees the features its label is made of (whether and how often the
@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +38,8 @@ from agents.smart_reply.learned import (
 )
 from core.errors import InputError
 from core.settings import REPO_ROOT
-from evals.training.data import Example, fingerprint, load_examples
+from evals.harness.meta import fingerprint, git_state, machine
+from evals.training.data import Example, load_examples
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "mail" / "enron_maildir"
 #: Features the priority label is defined by (zeroed for that model).
@@ -193,15 +192,6 @@ def _scores(p: np.ndarray, y: np.ndarray, rules: np.ndarray) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=10, check=True)  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
 def train(
     kind: ModelKind,
     data: Path,
@@ -254,6 +244,7 @@ def train(
     p_cal = model.probabilities(x[cal_idx])
     chosen = choose_threshold(p_cal, y[cal_idx], precision)
     digest = hashlib.sha256(json.dumps(model.as_json()["weights"]).encode()).hexdigest()[:10]
+    commit, dirty = git_state()
     version = f"{kind}-{datetime.now(UTC):%Y%m%d}-{digest}"
     card = {
         "kind": kind, "version": version, "trained_at": datetime.now(UTC).isoformat(),
@@ -271,7 +262,7 @@ def train(
         "threshold": {"target_precision": precision, **{k: round(v, 4) if isinstance(v, float)
                       else v for k, v in chosen.items()}},
         "calibration_set": _scores(p_cal, y[cal_idx], rules[cal_idx]),
-        "commit": _commit(), "python": platform.python_version(),
+        "commit": commit, "dirty_tree": dirty, "machine": machine(),
     }  # fmt: skip
     final = LearnedModel(
         kind=kind, version=version, feature_names=names, embedding=True, mean=model.mean,
