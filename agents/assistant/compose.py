@@ -538,6 +538,16 @@ _BOILERPLATE = re.compile(
 )
 
 
+#: Header fields of a forwarded or quoted message ("cc: ... Subject: ..."), not what anybody said.
+_HEADER_FIELD = re.compile(r"(?:^|[\s\"'>])(?:cc|bcc|to|from|subject|sent|date):\s", re.I)
+
+
+def _header_block(s: str) -> bool:
+    """Two or more header fields, or one that leads the sentence and carries an address."""
+    fields = len(_HEADER_FIELD.findall(s))
+    return fields >= 2 or (fields == 1 and bool(_HEADER_FIELD.match(s)) and "@" in s)
+
+
 def sentences(text: str, *, keep_boilerplate: bool = False) -> list[str]:
     """Sentences of a message body, whitespace-normalised, quote markers and noise dropped
     (legal footers too, unless ``keep_boilerplate``: "how do I unsubscribe" wants that line)."""
@@ -548,6 +558,8 @@ def sentences(text: str, *, keep_boilerplate: bool = False) -> list[str]:
         if len(s) < 12 or s.startswith("…[truncated") or re.fullmatch(r"[\W\w]{0,25},", s):
             continue
         if not keep_boilerplate and _BOILERPLATE.search(s):
+            continue
+        if _header_block(s):
             continue
         out.append(s)
     return out

@@ -408,3 +408,17 @@ def test_a_truncated_snippet_never_shows_its_marker_as_text(light_ctx: AgentCont
     ])  # fmt: skip
     out = compose("who is requested for matt.smith@enron.com", [found], light_ctx)
     assert out is not None and "truncated" not in out.text and "matt.smith@enron.com" in out.text
+
+
+def test_forwarded_header_lines_are_not_evidence() -> None:
+    # An Enron forward: the header block reads like a sentence but nobody said it.
+    text = (
+        'cc: "Larry Lewter" <retwell@mail.example> Subject: Westgate Proforma.xls. '
+        "Enclosed is the preliminary proforma for the Westgate property. "
+        "From: Ann <ann@x.example> sent the draft. "
+        "Please send Bob the subject list: he needs it by Friday."
+    )
+    assert sentences(text) == [
+        "Enclosed is the preliminary proforma for the Westgate property.",
+        "Please send Bob the subject list: he needs it by Friday.",
+    ]
