@@ -44,6 +44,7 @@ from retrieval.store.base import check_user
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from core.types import Contact
     from retrieval.store.base import Store
     from retrieval.store.calendar import CalendarStore
     from retrieval.store.contacts import ContactStore
@@ -176,22 +177,11 @@ class SmartReplier:
             out.append(model)
         return out[0], out[1]
 
-    def _history(self, user: str, email: str) -> SenderHistory:
-        """How often the user wrote to and heard from ``email`` (the contacts' mail counts)."""
+    def _sender(self, user: str, email: str) -> Contact | None:
+        """The sender's contact (names, mail counts), or None: read once per chip request."""
         if self.contacts is None or not email:
-            return SenderHistory()
-        contact = self.contacts.get_by_email(user, email)
-        if contact is None:
-            return SenderHistory()
-        return SenderHistory(messages_to=contact.messages_to, messages_from=contact.messages_from)
-
-    def _nicknames(self, user: str, email: str) -> list[str]:
-        if self.contacts is None or not email:
-            return []
-        contact = self.contacts.get_by_email(user, email)
-        if contact is None:
-            return []
-        return [*contact.nicknames, contact.given_name]
+            return None
+        return self.contacts.get_by_email(user, email)
 
     # -- the chip path --------------------------------------------------------------------
 
@@ -239,12 +229,24 @@ class SmartReplier:
             phishing=signal,
         )
         vector: np.ndarray | None = None
+        looked_up: list[Contact | None] = []  # the sender's contact, read when first needed
+
+        def sender_contact() -> Contact | None:
+            if not looked_up:
+                looked_up.append(self._sender(user, sender))
+            return looked_up[0]
+
         trigger_model, priority_model = self._models()
         probability: float | None = None
         priority: float | None = None
         if trigger_model or priority_model:
             vector = self.embedder.embed_query(query_text(message))  # the chip path's vector
-            history = self._history(user, sender)
+            contact = sender_contact()
+            history = (
+                SenderHistory(contact.messages_to, contact.messages_from)
+                if contact is not None
+                else SenderHistory()
+            )
             if priority_model is not None:
                 priority = priority_model.probability(
                     features(message, vector, user_emails=emails, history=history,
@@ -298,7 +300,9 @@ class SmartReplier:
         scores = self.index.scores(vector)
         name = None
         if message.sender:
-            name = first_name(message.sender.name, self._nicknames(user, sender))
+            contact = sender_contact()
+            nicknames = [*contact.nicknames, contact.given_name] if contact is not None else []
+            name = first_name(message.sender.name, nicknames)
         result.chips = rank(self.responses, scores, ctx=ctx, name=name, reason=decision.reason)
         result.latency_ms = (time.perf_counter() - t0) * 1000
         return result
