@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install lock model test-servers serve test test-all test-fast lint format bench eval clean
+.PHONY: install lock model test-servers serve test test-all test-fast lint format bench eval finetune clean
 
 # Exact versions of every package, tested together: installs take them from here so a fresh
 # machine next month gets what was tested, not whatever pyproject's ranges resolve to then.
@@ -76,6 +76,13 @@ test-fast: install
 	$(VENV)/bin/pytest -m "not integration and not slow and not server"
 
 SHARED := ../shared/data
+
+# LoRA on AESLC train into <data_dir>/models/smollm2-135m-subjects (adapter, merged model, GGUF,
+# card); the CPU schedule takes under an hour on two cores. Never run by `make test` (a 20-email
+# smoke run is). On a GPU: make finetune FINETUNE_ARGS="--steps 2000 --examples 16000" with
+# MAILMIND_LLM__DEVICE=cuda. Then: mailmind eval subject-lines --tuned smollm2-135m-subjects
+finetune: install
+	$(VENV)/bin/mailmind finetune subject-lines $(FINETUNE_ARGS)
 
 bench: install
 	$(VENV)/bin/mailmind bench ingest

@@ -243,3 +243,6 @@ def register(app: typer.Typer) -> None:
     from evals.training.cli import train_app
 
     app.add_typer(train_app, name="train")
+    from evals.training.finetune_cli import finetune_app
+
+    app.add_typer(finetune_app, name="finetune")

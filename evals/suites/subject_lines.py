@@ -5,7 +5,9 @@ references as in the AESLC paper.
 Ours is the product path, :func:`agents.summarize.thread.summarize_message` with the configured
 chat model (it renders the ``summarize_message`` prompt and falls back to extraction when the
 model's summary fails the faithfulness check). Beside it: the product's extractive fallback
-alone, and three baselines - the lead sentence, the first eight words, and the sender's own
+alone, the configured model asked with the plain ``subject_line`` prompt (the base of
+``mailmind finetune subject-lines``), with ``--tuned NAME`` the fine-tuned model on the same
+prompt, and three baselines - the lead sentence, the first eight words, and the sender's own
 subject (``@subject``), which is the real bar: a person wrote it for this email.
 """
 
@@ -15,13 +17,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evals.harness.formats import AESLC, check_aeslc
 from evals.harness.meta import run_meta
 from evals.harness.report import Report, system_from_rows
 from evals.suites.base import SHARED_DATA, SuiteContext, SuiteSpec
 
-PROMPTS = ("summarize_message",)
+PROMPTS = ("summarize_message", "subject_line")
 LEAD_WORDS = 8
 DEFAULT = SHARED_DATA / "summaries" / "aeslc_dev"
 
@@ -79,19 +82,23 @@ def run(ctx: SuiteContext) -> Report:
     check_aeslc(ctx.dataset or DEFAULT)  # a wrong folder fails before the heavy imports
     from rouge_score import rouge_scorer
 
+    from agents.summarize.subject import model_subject as plain_subject
     from agents.summarize.thread import extractive_subject, summarize_message
     from evals.retrieval.datasets import make_message
 
     folder = ctx.dataset or DEFAULT
     emails = read_emails(folder, ctx.limit)
+    tuned_name = ctx.options.get("tuned")
     meta = run_meta(
         "subject-lines", dataset=folder, model=ctx.model_name, runtime=ctx.settings.llm.runtime,
         prompts=PROMPTS, parameters={"limit": ctx.limit, "lead_words": LEAD_WORDS,
-                                     "rouge": "rouge-score, stemming, mean over references"},
+                                     "rouge": "rouge-score, stemming, mean over references",
+                                     "tuned": tuned_name},
     )  # fmt: skip
     services = ctx.open_services()
     embedder = services.embedder
     model = None if ctx.options.get("no_model") else services.chat_model
+    tuned = _tuned_model(ctx, tuned_name) if tuned_name else None
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
 
     fallback: list[float] = []
@@ -129,9 +136,18 @@ def run(ctx: SuiteContext) -> Report:
         ("sender_subject", "baseline", "the sender's own subject line (@subject)",
          lambda e: e.subject),
     ]  # fmt: skip
+    if model is not None:
+        systems.insert(2, ("subject_line", "variant",
+                           "the chat model on the plain subject_line prompt (the tuning's base)",
+                           lambda e: plain_subject(model, e.body)))  # fmt: skip
+    if tuned is not None:
+        systems.insert(3 if model is not None else 0, (
+            "tuned", "variant", f"the fine-tuned {tuned_name} on the subject_line prompt",
+            lambda e: plain_subject(tuned, e.body)))  # fmt: skip
     if model is None:
-        systems = systems[2:]
-        systems[0] = ("extractive", "ours", systems[0][2], systems[0][3])
+        systems = [row for row in systems if row[0] not in ("model", "model_subject")]
+        at = next(i for i, row in enumerate(systems) if row[0] == "extractive")
+        systems[at] = ("extractive", "ours", systems[at][2], systems[at][3])
     results = []
     latencies: dict[str, list[float]] = {}
     for name, role, desc, fn in systems:
@@ -147,7 +163,7 @@ def run(ctx: SuiteContext) -> Report:
         if name == "model":
             for row, fb in zip(rows, fallback, strict=True):
                 row["summary_fallback_rate"] = fb
-        if name in ("model", "model_subject"):
+        if name in ("model", "model_subject", "subject_line", "tuned"):
             latencies[name] = times
         results.append(system_from_rows(name, role, rows, description=desc))  # type: ignore[arg-type]
     return Report(
@@ -156,6 +172,14 @@ def run(ctx: SuiteContext) -> Report:
         notes=["ROUGE F1 against each human line (@ann0..2), averaged per email; "
                "sender_subject is what the sender wrote, the bar to beat."],
     )  # fmt: skip
+
+
+def _tuned_model(ctx: SuiteContext, name: str) -> Any:
+    """A chat model over ``name`` (a registered tuned model or a path), same runtime choice."""
+    from agents.llm import get_chat_model
+
+    llm = ctx.settings.llm.model_copy(update={"model": name})
+    return get_chat_model(ctx.settings.model_copy(update={"llm": llm}))
 
 
 SPEC = SuiteSpec(
