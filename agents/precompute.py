@@ -10,6 +10,10 @@ Every step is idempotent, so an event handled twice (at-least-once delivery) cha
   version), the version naming the method and the thread's message ids (a new reply makes a new
   summary; the same thread again is skipped).
 
+``POST /v1/summarize`` serves a kept summary (:func:`kept_summary`) when it was made the way the
+route would make it (with the chat model, ``MAILMIND_EVENTS__SUMMARIES=model``) over the thread's
+current messages; chips are always computed on request (they depend on the request's ``now``).
+
 A message deleted since the event was published is nothing to do (outcome ``gone``). A
 ``message.removed`` event deletes the message's points unless it is back in the store.
 """
@@ -19,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.ids import check_message_id
 from retrieval.events.base import MESSAGE_REMOVED, MESSAGE_STORED, Event
@@ -61,6 +65,23 @@ def chips_version(data_dir: Path | None) -> str:
 def summary_version(method: str, message_ids: list[str]) -> str:
     """A thread summary's version: the method and the thread's message ids."""
     return _digest(method, *sorted(message_ids))
+
+
+def kept_summary(
+    store: Store, precomputed: PrecomputedStore, user: str, thread_id: str, method: str
+) -> dict[str, Any] | None:
+    """The summary a worker kept for ``user``'s thread (or the thread of a message id) with
+    ``method``, if the thread has not changed since; else ``None``."""
+    if thread_id.startswith("m"):
+        message = store.get_message(user, thread_id)
+        thread_id = message.thread_id if message is not None and message.thread_id else thread_id
+    found = store.get_thread(user, thread_id)
+    if found is None:
+        return None
+    thread, messages = found
+    version = summary_version(method, [m.id for m in messages])
+    kept: dict[str, Any] | None = precomputed.get(user, SUMMARY, thread.id, version)
+    return kept
 
 
 @dataclass

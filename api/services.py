@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from agents.actions.service import ActionService
     from agents.assistant.router import IntentRouter
+    from agents.precompute import MessagePipeline
     from core.settings import Settings
     from retrieval.events import EventBus
     from retrieval.events.worker import EventWorker, Observer
@@ -244,7 +245,8 @@ class Services:
         events = stored_events(user, message_ids, origin=origin, kind=kind or MESSAGE_STORED)
         return len(self.event_bus.publish(events))
 
-    def event_handler(self) -> Callable[[Any], object]:
+    @cached_property
+    def pipeline(self) -> MessagePipeline:
         """The handler workers run per event (``agents.precompute.MessagePipeline``): the same
         index, chip and summary functions as the online routes."""
         from agents.precompute import MessagePipeline
@@ -259,6 +261,15 @@ class Services:
             summaries=events.summaries,
             chat_model=self.chat_model if events.summaries == "model" else None,
         )  # fmt: skip
+
+    def event_handler(self) -> Callable[[Any], object]:
+        """:attr:`pipeline` as a handler that builds it (and loads what it needs) on the first
+        event, so a consumer started with the service costs nothing until mail arrives."""
+
+        def handle(event: Any) -> object:
+            return self.pipeline(event)  # the property is read here, at the first event
+
+        return handle
 
     def event_worker(self, consumer: str, *, observe: Observer | None = None) -> EventWorker:
         """A consumer of :attr:`event_bus` running :meth:`event_handler`, with the retry,

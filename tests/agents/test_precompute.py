@@ -69,3 +69,33 @@ def test_gone_removed_and_malformed_events(services: Services) -> None:
         handle(Event(MESSAGE_STORED, "Alice Smith", mid))
     with pytest.raises(InputError):
         handle(Event(MESSAGE_STORED, "alice", "../../etc/passwd"))
+
+
+def test_a_model_summary_is_kept_for_the_route_until_the_thread_changes(
+    services: Services,
+) -> None:
+    from agents.llm.fake import FakeChatModel
+    from agents.precompute import kept_summary
+
+    services.ingest_path("alice", REPO_ROOT / "demo" / "mail", index=False)
+    threads: dict[str, list[str]] = {}
+    for m in services.store.iter_messages("alice"):
+        threads.setdefault(m.thread_id or "", []).append(m.id)
+    thread_id, ids = next((t, sorted(i)) for t, i in sorted(threads.items()) if len(i) >= 2)
+    draft = '{"sentences": [{"text": "Placeholder.", "sources": [1]}], "action_items": []}'
+    services.settings.events.summaries = "model"
+    services.__dict__["chat_model"] = FakeChatModel(responses=[draft], cycle=True)
+    assert services.pipeline(Event(MESSAGE_STORED, "alice", ids[0])) == "done"
+
+    kept = kept_summary(services.store, services.precomputed, "alice", thread_id, "model")
+    assert kept is not None and kept["thread_id"] == thread_id
+    assert kept["message_count"] == len(ids)
+    # Found by a message id of the thread too; not under another method, nor for another user.
+    assert kept_summary(services.store, services.precomputed, "alice", ids[-1], "model") == kept
+    assert (
+        kept_summary(services.store, services.precomputed, "alice", thread_id, "extractive") is None
+    )
+    assert kept_summary(services.store, services.precomputed, "bob", thread_id, "model") is None
+    # A thread that changed since (a message left it) is summarised afresh.
+    services.store.delete_messages("alice", [ids[-1]])
+    assert kept_summary(services.store, services.precomputed, "alice", thread_id, "model") is None

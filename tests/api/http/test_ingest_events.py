@@ -108,3 +108,38 @@ async def test_multipart_upload_publishes_one_event_per_new_message(
     assert body["mail"]["added"] == 3 and body["events"] == 3
     again = await client.post("/v1/ingest", files=files, headers=auth(keys.eve))
     assert again.json()["events"] == 0
+
+
+async def test_summarize_serves_a_summary_a_worker_made_the_same_way(
+    client: httpx.AsyncClient, keys: Keys, http_services: Services
+) -> None:
+    from agents.precompute import summary_version
+
+    raw = RAW.replace(b"eve-live-1", b"eve-live-kept").replace(WORD.encode(), b"pergola")
+    r = await client.post("/v1/ingest", content=raw, headers={**auth(keys.eve), **RFC822})
+    mid = r.json()["message_id"]
+    svc = http_services
+    message = svc.store.get_message("eve", mid)
+    assert message is not None and message.thread_id
+    thread = message.thread_id
+    await _until(lambda: svc.precomputed.get("eve", SUMMARY, thread) is not None)
+    # The service's default worker summary is extractive: the route (which uses the model)
+    # does not take it for its own ...
+    kept = dict(svc.precomputed.get("eve", SUMMARY, thread))
+    assert kept["method"] == "extractive"
+    # ... but one made with the model over the same messages it serves as is.
+    _, messages = svc.store.get_thread("eve", thread)  # type: ignore[misc]
+    version = summary_version("model", [m.id for m in messages])
+    svc.precomputed.put("eve", SUMMARY, thread, version, {**kept, "subject": "kept by a worker"})
+    try:
+        r = await client.post("/v1/summarize", json={"thread_id": thread}, headers=auth(keys.eve))
+        assert r.status_code == 200, r.text
+        assert r.json()["subject"] == "kept by a worker"
+        # Another user asking for the thread id still gets a 404.
+        r = await client.post("/v1/summarize", json={"thread_id": thread}, headers=auth(keys.demo))
+        assert r.status_code == 404
+    finally:
+        with svc.precomputed.conn:
+            svc.precomputed.conn.execute(
+                "DELETE FROM precomputed WHERE user_id = 'eve' AND version = ?", (version,)
+            )
