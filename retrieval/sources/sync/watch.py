@@ -41,6 +41,8 @@ class ImapIdler:
         False when the server cannot IDLE (the caller polls)."""
         if self._client is not None:
             return True
+        if not self.supported:
+            return False
         from retrieval.sources.sync.imap import connect_imap
 
         try:
