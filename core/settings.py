@@ -289,8 +289,9 @@ class EventSettings(BaseModel):
 
     backend: Literal["inprocess", "redis"] = Field(
         "inprocess",
-        description="`inprocess` = a queue inside `mailmind serve`, handled by a thread there "
-        "(no services needed); `redis` = Redis Streams, handled by `mailmind worker` processes.",
+        description="`inprocess` = a queue inside the publishing process (`mailmind serve`, "
+        "`sync --watch`), handled by a thread there (no services needed); `redis` = Redis "
+        "Streams, handled by `mailmind worker` processes.",
     )
     url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for the `redis` backend.")
     stream: str = Field(

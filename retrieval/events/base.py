@@ -140,6 +140,11 @@ class EventBus(Protocol):
         """The oldest entries of the dead-letter stream."""
         ...
 
+    def replay_dead(self, count: int = 100) -> int:
+        """Publish the oldest ``count`` dead letters again (attempt 1) and remove them from the
+        dead-letter stream, each in one step; returns how many."""
+        ...
+
     def stats(self) -> BusStats:
         """Lag, pending, delayed and dead counts."""
         ...

@@ -118,6 +118,17 @@ class InProcessBus:
         with self._cond:
             return list(itertools.islice(self._dead, count))
 
+    def replay_dead(self, count: int = 100) -> int:
+        """Queue the oldest dead letters again as first attempts."""
+        with self._cond:
+            n = 0
+            while self._dead and n < count:
+                dead = self._dead.popleft()
+                self._ready.append((self._next_id(), replace(dead.event, attempt=1)))
+                n += 1
+            self._cond.notify_all()
+        return n
+
     def stats(self) -> BusStats:
         """Counts for the lag metrics."""
         now = time.monotonic()

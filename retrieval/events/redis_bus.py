@@ -162,6 +162,20 @@ class RedisBus:
             )
         return out
 
+    def replay_dead(self, count: int = 100) -> int:
+        """``XADD`` each of the oldest dead letters back (attempt 1) and ``XDEL`` it from the
+        dead-letter stream, one transaction per entry."""
+        n = 0
+        for dead in self.dead_letters(count):
+            ev = dead.event
+            again = Event(ev.type, ev.user, ev.key, ev.origin, ev.published_at, 1)
+            pipe = self.r.pipeline(transaction=True)
+            pipe.xadd(self.stream, again.to_fields())  # type: ignore[arg-type]
+            pipe.xdel(self.dead_key, dead.id)
+            pipe.execute()
+            n += 1
+        return n
+
     def stats(self) -> BusStats:
         """Lag = stream length - pending (acked entries are deleted), plus the other counts."""
         pipe = self.r.pipeline(transaction=False)

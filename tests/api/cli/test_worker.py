@@ -137,3 +137,54 @@ def test_worker_refuses_the_inprocess_bus(tmp_path: Path) -> None:
     assert proc.returncode == 1
     body = json.loads(out)
     assert body["error"] == "config_error" and "MAILMIND_EVENTS__BACKEND=redis" in body["message"]
+
+
+@pytest.mark.integration
+@pytest.mark.server
+def test_events_command_shows_and_replays_dead_letters(tmp_path: Path, redis_server: Redis) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import build_app
+
+    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    settings.events.backend = "redis"
+    settings.events.url = redis_server.url
+    services = Services(settings)
+    bus = services.event_bus
+    bus.publish(
+        [
+            Event(MESSAGE_STORED, "alice", "m" + "1" * 20),
+            Event(MESSAGE_STORED, "bob", "m" + "2" * 20),
+        ]
+    )
+    first, _in_progress = bus.read("w", count=2, block_s=0.5)
+    bus.dead_letter(first, error="ModelError: weights missing", consumer="w")
+    services.close()
+
+    app, runner = build_app(settings), CliRunner()
+
+    def run(*args: str) -> dict[str, object]:
+        result = runner.invoke(app, ["events", *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    assert run("stats") == {
+        "lag": 0,
+        "pending": 1,
+        "delayed": 0,
+        "dead": 1,
+        "oldest_pending_s": pytest.approx(0, abs=30),
+    }
+    (dead,) = run("dead")["dead"]  # type: ignore[misc]
+    assert (dead["user"], dead["key"], dead["error"]) == (
+        "alice",
+        "m" + "1" * 20,
+        "ModelError: weights missing",
+    )
+    assert run("replay") == {"replayed": 1}
+    stats = run("stats")
+    assert (stats["lag"], stats["dead"]) == (1, 0)
+
+    settings.events.backend = "inprocess"
+    result = runner.invoke(build_app(settings), ["events", "stats", "--json"])
+    assert result.exit_code == 1 and json.loads(result.stdout)["error"] == "config_error"

@@ -93,3 +93,21 @@ def test_a_dead_consumers_events_are_reclaimed_after_the_idle_time(bus: EventBus
     assert _drain(bus, "alive") == ids[3:]
     stats = bus.stats()
     assert (stats.lag, stats.pending, stats.delayed, stats.dead) == (0, 0, 0, 0)
+
+
+def test_dead_letters_can_be_replayed_as_first_attempts(bus: EventBus) -> None:
+    ids = ["m" + "c" * 20, "m" + "d" * 20, "m" + "e" * 20]
+    bus.publish(stored_events("alice", ids, origin="sync"))
+    for delivery in bus.read("w1", count=3, block_s=0.1):
+        bus.retry_later(delivery, delay_s=0, error="x")
+    for delivery in bus.read("w1", count=3, block_s=0.5):
+        bus.dead_letter(delivery, error="still failing", consumer="w1")
+    assert bus.stats().dead == 3
+    assert bus.replay_dead(2) == 2
+    assert [d.event.key for d in bus.dead_letters()] == ids[2:]
+    again = bus.read("w2", count=10, block_s=0.2)
+    assert [(d.event.key, d.event.attempt, d.event.origin) for d in again] == [
+        (ids[0], 1, "sync"), (ids[1], 1, "sync"),
+    ]  # fmt: skip
+    bus.ack([d.id for d in again])
+    assert bus.replay_dead() == 1 and bus.stats().dead == 0
