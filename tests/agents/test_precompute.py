@@ -13,7 +13,7 @@ from retrieval.events import MESSAGE_REMOVED, MESSAGE_STORED
 from retrieval.events.base import Event
 from retrieval.index.chunking import chunk_message
 
-pytestmark = pytest.mark.integration  # real MiniLM and a Qdrant Edge shard
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # real MiniLM and a Qdrant Edge shard
 
 
 def _state(services: Services, user: str) -> tuple[int, set[str], list[tuple[str, str]], list]:

@@ -58,6 +58,7 @@ def _chips_done(settings: Settings, user: str) -> int:
 
 @pytest.mark.integration
 @pytest.mark.server
+@pytest.mark.slow
 def test_killed_worker_loses_and_doubles_nothing(tmp_path: Path, redis_server: Redis) -> None:
     settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
     settings.events.backend = "redis"

@@ -23,7 +23,7 @@ from core.settings import REPO_ROOT, Settings
 from tests.redis_server import Redis
 from tests.retrieval.sources.sync.servers import Dovecot
 
-pytestmark = [pytest.mark.server, pytest.mark.integration]
+pytestmark = [pytest.mark.server, pytest.mark.integration, pytest.mark.slow]
 
 
 def _message(n: int) -> bytes:
