@@ -133,13 +133,16 @@ class Services:
         duplicate (and the store dedupes by Message-ID as well). Returns the message id, whether
         it was added, and the quarantine reason of an unparsable message."""
         import hashlib
+        import unicodedata
 
-        from core.errors import ParseError
+        from core.errors import InputError, ParseError
         from retrieval.sources.mail.parse import parse_message
         from retrieval.sources.mail.sources import RawItem
         from retrieval.store.base import check_user
 
         check_user(user)
+        if not 0 < len(folder) <= 200 or any(unicodedata.category(c)[0] == "C" for c in folder):
+            raise InputError(f"invalid folder {folder[:60]!r}: 1-200 characters, no controls")
         digest = hashlib.sha256(raw).hexdigest()
         ing = self.settings.ingest
         try:

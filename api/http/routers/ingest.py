@@ -341,7 +341,8 @@ async def _ingest_message(
             "summary follow in a worker.",
             "model": MessageIngestResponse,
         },
-        400: {"description": "No files, an empty message, or a malformed multipart body."},
+        400: {"description": "No files, an empty message, a bad `folder`, or a malformed "
+              "multipart body."},
         413: {"description": "The upload is over `server.max_upload_bytes`."},
         415: {"description": "Not multipart/form-data or message/rfc822, or a file type that "
               "cannot be ingested."},

@@ -90,6 +90,12 @@ async def test_raw_garbage_is_quarantined_and_refused(
     assert http_services.store.message_ids("eve") == before
     r = await client.post("/v1/ingest", content=b"", headers={**auth(keys.eve), **RFC822})
     assert r.status_code == 400
+    r = await client.post(
+        "/v1/ingest", params={"folder": "In\nbox"}, content=RAW,
+        headers={**auth(keys.eve), **RFC822},
+    )  # fmt: skip
+    assert r.status_code == 400 and "folder" in r.json()["detail"]
+    assert http_services.store.message_ids("eve") == before
     r = await client.post("/v1/ingest", content=RAW, headers=RFC822)
     assert r.status_code == 401
 
