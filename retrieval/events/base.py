@@ -69,10 +69,15 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One event handed to one consumer; ``id`` is the bus's id of this delivery's entry."""
+    """One event handed to one consumer; ``id`` is the bus's id of this delivery's entry.
+
+    ``deliveries`` counts how often this entry was handed out (reclaims included): an event
+    whose consumers keep dying on it (out of memory, a crash in native code) never raises, so
+    only this count shows it is poison."""
 
     id: str
     event: Event
+    deliveries: int = 1
 
 
 @dataclass(frozen=True, slots=True)

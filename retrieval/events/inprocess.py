@@ -24,6 +24,7 @@ class _Pending:
     consumer: str
     event: Event
     since: float
+    deliveries: int = 1
 
 
 class InProcessBus:
@@ -89,8 +90,8 @@ class InProcessBus:
                 if len(out) >= count:
                     break
                 if p.consumer != consumer and now - p.since >= min_idle_s:
-                    p.consumer, p.since = consumer, now
-                    out.append(Delivery(eid, p.event))
+                    p.consumer, p.since, p.deliveries = consumer, now, p.deliveries + 1
+                    out.append(Delivery(eid, p.event, p.deliveries))
         return out
 
     def ack(self, ids: Sequence[str]) -> None:

@@ -108,11 +108,19 @@ class RedisBus:
         return self._deliveries(reply[0][1]) if reply else []
 
     def reclaim(self, consumer: str, *, min_idle_s: float, count: int) -> list[Delivery]:
-        """``XAUTOCLAIM`` entries idle for ``min_idle_s`` (their consumer died)."""
+        """``XAUTOCLAIM`` entries idle for ``min_idle_s`` (their consumer died), with their
+        delivery counts from ``XPENDING``."""
         reply: Any = self.r.xautoclaim(
             self.stream, self.group, consumer, int(min_idle_s * 1000), "0-0", count=count
         )
-        return self._deliveries(reply[1])
+        claimed = self._deliveries(reply[1])
+        if not claimed:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for d in claimed:
+            pipe.xpending_range(self.stream, self.group, min=d.id, max=d.id, count=1)
+        counts = [int(r[0]["times_delivered"]) if r else 1 for r in pipe.execute()]
+        return [Delivery(d.id, d.event, n) for d, n in zip(claimed, counts, strict=True)]
 
     def ack(self, ids: Sequence[str]) -> None:
         """``XACK`` + ``XDEL`` in one transaction."""

@@ -9,7 +9,8 @@ it owns the delivery policy:
 * any other exception retries the event after ``backoff_s * 2**(attempt-1)`` (capped), and after
   ``max_attempts`` deliveries it is dead-lettered with the error;
 * every ``claim_idle_s`` the loop first reclaims events that another consumer took and never
-  acked (it was killed mid-batch).
+  acked (it was killed mid-batch); one handed out more than ``max_attempts`` times is
+  dead-lettered instead of handled (it kills its workers).
 """
 
 from __future__ import annotations
@@ -81,6 +82,14 @@ class EventWorker:
 
     def _handle(self, delivery: Delivery) -> None:
         event = delivery.event
+        if delivery.deliveries > self.policy.max_attempts:
+            # Its consumers died on it every time (no exception to catch): a poison pill.
+            error = f"delivered {delivery.deliveries} times without an ack (its workers died)"
+            log.warning("event %s dead-lettered: %s", delivery.id, error)
+            self.bus.dead_letter(delivery, error=error, consumer=self.consumer)
+            self.counts.dead += 1
+            self._observe(event, "dead")
+            return
         try:
             outcome = self.handler(event)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a retry or a dead letter

@@ -111,3 +111,15 @@ def test_dead_letters_can_be_replayed_as_first_attempts(bus: EventBus) -> None:
     ]  # fmt: skip
     bus.ack([d.id for d in again])
     assert bus.replay_dead() == 1 and bus.stats().dead == 0
+
+
+def test_reclaims_count_the_deliveries(bus: EventBus) -> None:
+    bus.publish(stored_events("alice", ["m" + "f" * 20], origin="test"))
+    (first,) = bus.read("w1", count=1, block_s=0.1)
+    assert first.deliveries == 1
+    time.sleep(0.15)
+    (second,) = bus.reclaim("w2", min_idle_s=0.1, count=5)
+    time.sleep(0.15)
+    (third,) = bus.reclaim("w3", min_idle_s=0.1, count=5)
+    assert (second.id, third.id) == (first.id, first.id)
+    assert (second.deliveries, third.deliveries) == (2, 3)

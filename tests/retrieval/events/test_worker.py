@@ -109,3 +109,24 @@ def test_observer_sees_each_outcome(bus: EventBus) -> None:
     )  # fmt: skip
     _run(worker)
     assert seen == [(IDS[0], "handled"), (IDS[1], "handled"), (IDS[2], "dead")]
+
+
+def test_an_event_that_kills_its_workers_is_dead_lettered(bus: EventBus) -> None:
+    import time
+
+    bus.publish(stored_events("alice", IDS[:2], origin="test"))
+    # Two consumers "die" holding the first event (read or reclaimed, never acked).
+    (held,) = bus.read("dies-1", count=1, block_s=0.1)
+    time.sleep(0.15)
+    assert [d.id for d in bus.reclaim("dies-2", min_idle_s=0.1, count=1)] == [held.id]
+    time.sleep(0.15)
+    handled: list[str] = []
+    worker = EventWorker(
+        bus, lambda e: handled.append(e.key), consumer="w1", claim_idle_s=0.1,
+        policy=RetryPolicy(max_attempts=2, backoff_s=0.05),
+    )  # fmt: skip
+    _run(worker)
+    assert handled == [IDS[1]]  # the poison pill never ran again; the rest flowed
+    (dead,) = bus.dead_letters()
+    assert dead.event.key == IDS[0]
+    assert dead.error == "delivered 3 times without an ack (its workers died)"
