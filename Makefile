@@ -46,7 +46,8 @@ model: $(STAMP)
 
 install: $(STAMP) model
 
-# Real servers for the integration tests: Dovecot from Debian packages (Radicale is a dev extra).
+# Real servers for the integration tests: Dovecot and redis-server from Debian packages (Radicale
+# is a dev extra).
 test-servers:
 	bash scripts/install-test-servers.sh
 

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
     from agents.actions.service import ActionService
     from agents.assistant.router import IntentRouter
+    from agents.precompute import MessagePipeline
     from core.settings import Settings
+    from retrieval.events import EventBus
+    from retrieval.events.worker import EventWorker, Observer
     from retrieval.index import VectorIndex
     from retrieval.index.embeddings import Embedder
     from retrieval.index.search import Searcher
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from retrieval.store.feedback import FeedbackStore
     from retrieval.store.keys import KeyStore
     from retrieval.store.pim import PimStores
+    from retrieval.store.precomputed import PrecomputedStore
     from tools.context import AgentContext
 
 
@@ -83,26 +87,81 @@ class Services:
         workers: int | None = None,
         progress: ProgressFn | None = None,
         index: bool = True,
+        publish: str | None = None,
     ) -> dict[str, Any]:
         """Ingest mail, ``.ics`` or ``.vcf`` at ``path`` for ``user`` (see
         :func:`retrieval.ingest.dispatch.ingest_path`); new mail is indexed unless ``index`` is
-        false."""
+        false. With ``publish`` (an origin, e.g. ``"api"``) each added message is announced
+        with a ``message.stored`` event too; their count is reported under ``"events"``."""
         from retrieval.ingest.dispatch import ingest_path
 
-        return ingest_path(
+        published: list[int] = []
+
+        def on_stored(ids: list[str]) -> None:
+            published.append(self.publish_stored(user, ids, origin=publish or ""))
+
+        result = ingest_path(
             user,
             path,
             pim=self.pim,
             ingestor=lambda: self.ingestor(workers=workers),
             progress=progress,
             index=self.index_user if index else None,
+            on_stored=on_stored if publish else None,
         )
+        if publish:
+            result["events"] = sum(published)
+        return result
 
-    def mail_sink(self) -> MailSink:
-        """Callbacks through which IMAP sync stores mail (call ``finish()`` after the sync)."""
+    def mail_sink(self, *, announce: bool = False) -> MailSink:
+        """Callbacks through which IMAP sync stores mail (call ``finish()`` after the sync);
+        with ``announce`` the sync's new and expunged messages are published as events."""
         from retrieval.sources.sync.mail_sink import MailSink
 
-        return MailSink(self.ingestor(workers=0))
+        def publish(user: str, added: list[str], removed: list[str]) -> None:
+            from retrieval.events import MESSAGE_REMOVED
+
+            self.publish_stored(user, added, origin="sync")
+            self.publish_stored(user, removed, origin="sync", kind=MESSAGE_REMOVED)
+
+        return MailSink(self.ingestor(workers=0), announce=publish if announce else None)
+
+    def ingest_raw(self, user: str, raw: bytes, *, folder: str = "INBOX") -> dict[str, Any]:
+        """Store one RFC 822 message delivered over the API and publish ``message.stored``.
+
+        Idempotent: the locator is the sha256 of the bytes, so posting the same bytes again is a
+        duplicate (and the store dedupes by Message-ID as well). Returns the message id, whether
+        it was added, and the quarantine reason of an unparsable message."""
+        import hashlib
+        import unicodedata
+
+        from core.errors import InputError, ParseError
+        from retrieval.sources.mail.parse import parse_message
+        from retrieval.sources.mail.sources import RawItem
+        from retrieval.store.base import check_user
+
+        check_user(user)
+        if not 0 < len(folder) <= 200 or any(unicodedata.category(c)[0] == "C" for c in folder):
+            raise InputError(f"invalid folder {folder[:60]!r}: 1-200 characters, no controls")
+        digest = hashlib.sha256(raw).hexdigest()
+        ing = self.settings.ingest
+        try:
+            message_id: str | None = parse_message(
+                raw, folder=folder, max_bytes=ing.max_message_bytes, body_chars=ing.body_chars
+            ).id
+        except ParseError:
+            message_id = None  # the ingestor below quarantines it with the reason
+        report = self.ingestor(workers=0).ingest_items(
+            user, "api://ingest", "api", [RawItem(digest, folder, raw, len(raw))]
+        )
+        events = self.publish_stored(user, report.added_ids, origin="api")
+        return {
+            "message_id": message_id,
+            "added": report.added == 1,
+            "duplicate": report.duplicates == 1,
+            "quarantine_reason": next(iter(report.quarantine_reasons), None),
+            "events": events,
+        }
 
     # -- retrieval ---------------------------------------------------------------------------
 
@@ -160,6 +219,71 @@ class Services:
             lambda: self.store.message_ids(user),
             config=IndexingConfig.from_settings(self.settings.index), rebuild=rebuild,
             progress=progress,
+        )  # fmt: skip
+
+    # -- events ------------------------------------------------------------------------------
+
+    @cached_property
+    def event_bus(self) -> EventBus:
+        """The new-mail event bus (in-process by default, Redis Streams at scale)."""
+        from retrieval.events import open_bus
+
+        return open_bus(self.settings.events)
+
+    @cached_property
+    def precomputed(self) -> PrecomputedStore:
+        """Chips and summaries computed ahead by the event workers (main SQLite file)."""
+        from retrieval.store.precomputed import open_precomputed_store
+
+        return open_precomputed_store(self.settings)
+
+    def publish_stored(
+        self, user: str, message_ids: list[str], *, origin: str, kind: str | None = None
+    ) -> int:
+        """Publish one event (``message.stored`` unless ``kind``) per id; returns how many."""
+        from retrieval.events import MESSAGE_STORED, stored_events
+
+        if not message_ids:
+            return 0
+        events = stored_events(user, message_ids, origin=origin, kind=kind or MESSAGE_STORED)
+        return len(self.event_bus.publish(events))
+
+    @cached_property
+    def pipeline(self) -> MessagePipeline:
+        """The handler workers run per event (``agents.precompute.MessagePipeline``): the same
+        index, chip and summary functions as the online routes."""
+        from agents.precompute import MessagePipeline
+        from retrieval.index import IndexingConfig
+
+        events = self.settings.events
+        return MessagePipeline(
+            store=self.store, index=self.index, embedder=self.embedder,
+            indexing=IndexingConfig.from_settings(self.settings.index),
+            precomputed=self.precomputed, calendar=self.pim.calendars,
+            contacts=self.pim.contacts, data_dir=self.settings.data_dir,
+            summaries=events.summaries,
+            chat_model=self.chat_model if events.summaries == "model" else None,
+        )  # fmt: skip
+
+    def event_handler(self) -> Callable[[Any], object]:
+        """:attr:`pipeline` as a handler that builds it (and loads what it needs) on the first
+        event, so a consumer started with the service costs nothing until mail arrives."""
+
+        def handle(event: Any) -> object:
+            return self.pipeline(event)  # the property is read here, at the first event
+
+        return handle
+
+    def event_worker(self, consumer: str, *, observe: Observer | None = None) -> EventWorker:
+        """A consumer of :attr:`event_bus` running :meth:`event_handler`, with the retry,
+        dead-letter and reclaim policy from settings."""
+        from retrieval.events.worker import EventWorker, RetryPolicy
+
+        ev = self.settings.events
+        return EventWorker(
+            self.event_bus, self.event_handler(), consumer=consumer,
+            policy=RetryPolicy(ev.max_attempts, ev.backoff_s, ev.backoff_max_s),
+            batch_size=ev.batch_size, claim_idle_s=ev.claim_idle_s, observe=observe,
         )  # fmt: skip
 
     # -- agents ------------------------------------------------------------------------------
@@ -331,6 +455,7 @@ class Services:
         counts["keys.api_keys"] = self.keys.delete_user(user)
         add("feedback", delete_feedback(self.keys.conn, user))
         add("actions", self.actions.store.delete_user(user))
+        add("precomputed", self.precomputed.delete_user(user))
         if "checkpointer" in self.__dict__:
             saver: Any = self.checkpointer
             with saver.lock:
@@ -383,6 +508,10 @@ class Services:
             self.feedback.close()
         if "actions" in self.__dict__:
             self.actions.store.close()
+        if "precomputed" in self.__dict__:
+            self.precomputed.close()
+        if "event_bus" in self.__dict__:
+            self.event_bus.close()
         if "checkpointer" in self.__dict__:
             self.checkpointer.conn.close()  # type: ignore[attr-defined]
         if "index" in self.__dict__:

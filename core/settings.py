@@ -284,6 +284,47 @@ class ServerSettings(BaseModel):
     )
 
 
+class EventSettings(BaseModel):
+    """New-mail events: stored mail is indexed, chips and summaries precomputed by workers."""
+
+    backend: Literal["inprocess", "redis"] = Field(
+        "inprocess",
+        description="`inprocess` = a queue inside the publishing process (`mailmind serve`, "
+        "`sync --watch`), handled by a thread there (no services needed); `redis` = Redis "
+        "Streams, handled by `mailmind worker` processes.",
+    )
+    url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for the `redis` backend.")
+    stream: str = Field(
+        "mailmind:events", description="Stream key (also prefixes the delayed and dead keys)."
+    )
+    group: str = Field("workers", description="Consumer group the workers share.")
+    batch_size: int = Field(16, ge=1, description="Events a worker reads at once.")
+    max_attempts: int = Field(
+        5, ge=1, description="Deliveries of a failing event before it is dead-lettered."
+    )
+    backoff_s: float = Field(
+        0.5, gt=0, description="First retry delay; doubled per attempt up to `backoff_max_s`."
+    )
+    backoff_max_s: float = Field(30.0, gt=0, description="Longest retry delay.")
+    claim_idle_s: float = Field(
+        60.0,
+        gt=0,
+        description="A delivered event not acked this long is taken over by another worker "
+        "(its worker died); keep it above the slowest event's handling time.",
+    )
+    summaries: Literal["off", "extractive", "model"] = Field(
+        "extractive",
+        description="Thread summaries precomputed per event: `extractive` (MiniLM, cheap), "
+        "`model` (the chat model, as `POST /v1/summarize`) or `off`.",
+    )
+    watch_poll_s: float = Field(
+        60.0,
+        gt=0,
+        description="`mailmind sync --watch`: longest IDLE wait (or poll interval where the "
+        "server lacks IDLE) before folders are checked again.",
+    )
+
+
 class OtelSettings(BaseModel):
     """OpenTelemetry tracing."""
 
@@ -317,6 +358,7 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
     otel: OtelSettings = Field(default_factory=OtelSettings)  # type: ignore[arg-type]
+    events: EventSettings = Field(default_factory=EventSettings)  # type: ignore[arg-type]
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)  # type: ignore[arg-type]
     actions: ActionSettings = Field(default_factory=ActionSettings)  # type: ignore[arg-type]
     log_content: bool = Field(

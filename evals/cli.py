@@ -236,6 +236,39 @@ def bench_api_command(
         err.print(f"written to {out}")
 
 
+@bench_app.command("events")
+def bench_events_command(
+    messages: Annotated[int, typer.Option(min=1, help="Messages appended, one at a time.")] = 20,
+    workers: Annotated[int, typer.Option(min=1, help="`mailmind worker` processes (redis).")] = 1,
+    timeout: Annotated[float, typer.Option(help="Seconds one message may take at most.")] = 60.0,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data dir of the watcher and workers (default: temporary).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the JSON report.")] = Path(
+        "bench-results/events.json"
+    ),
+    as_json: JsonOpt = False,
+) -> None:
+    """End-to-end latency of new mail: IMAP APPEND on the first configured account → stored by
+    `sync --watch` → chips precomputed by a worker; median/p95 over the messages."""
+    from core.settings import load_settings
+    from evals.bench_events import format_report, run_events_bench
+
+    try:
+        report = run_events_bench(
+            load_settings(), messages=messages, workers=workers, timeout_s=timeout,
+            data_dir=data_dir, log=lambda m: err.print(f"[dim]{m}[/dim]"),
+        )  # fmt: skip
+    except MailmindError as exc:
+        raise fail(exc, as_json) from exc
+    path = _write_json(report, out, out)
+    if as_json:
+        emit_json(report)
+    else:
+        typer.echo(format_report(report))
+        err.print(f"written to {path}")
+
+
 def register(app: typer.Typer) -> None:
     """Attach ``eval`` and ``bench`` to the ``mailmind`` app (entry point ``mailmind.commands``)."""
     app.add_typer(eval_app, name="eval")

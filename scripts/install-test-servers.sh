@@ -5,6 +5,8 @@
 #   - Chromium, driven by Playwright for Python in the web-client tests (Playwright's own
 #     browser download is not reachable here, so the tests launch the system executable).
 #   - tmux, which runs the REPL in a real terminal in its end-to-end test.
+#   - Redis (redis-server), the event bus of the worker tests; the fixture runs its own server
+#     in a temporary folder on a free port, so the system service is neither used nor started.
 #   - Radicale (CalDAV/CardDAV) and aiosmtpd (SMTP) come from PyPI with the `dev` extra.
 set -euo pipefail
 
@@ -13,6 +15,7 @@ declare -A WANTED=(
     [dovecot]=dovecot-imapd
     [chromium]=chromium
     [tmux]=tmux
+    [redis-server]=redis-server
 )
 
 missing=()
@@ -24,7 +27,8 @@ done
 
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "test servers present: $(dovecot --version | cut -d' ' -f1) dovecot," \
-        "$(chromium --version 2>/dev/null | tr -s ' ' | cut -d' ' -f1-2), $(tmux -V)"
+        "$(chromium --version 2>/dev/null | tr -s ' ' | cut -d' ' -f1-2), $(tmux -V)," \
+        "$(redis-server --version | cut -d' ' -f1-3)"
     exit 0
 fi
 
@@ -38,4 +42,5 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 # The dovecot package enables a system service; tests never use it.
 $SUDO systemctl disable --now dovecot >/dev/null 2>&1 || true
+$SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
 echo "installed: ${missing[*]}"

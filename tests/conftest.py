@@ -47,3 +47,12 @@ def services(settings: Settings) -> Iterator[object]:
     svc = Services(settings)
     yield svc
     svc.close()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[object]:
+    """A real redis-server on 127.0.0.1 for one test (see ``tests/redis_server.py``)."""
+    from tests.redis_server import run_redis
+
+    with run_redis() as server:
+        yield server

@@ -16,7 +16,19 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from api.cli import actions, agents, mail, models, reply, search, serve, sync, users
+from api.cli import (
+    actions,
+    agents,
+    events,
+    mail,
+    models,
+    reply,
+    search,
+    serve,
+    sync,
+    users,
+    worker,
+)
 from api.cli import prompt as prompt_cli
 from api.cli import repl as repl_cli
 
@@ -46,6 +58,8 @@ def build_app(settings: Settings | None = None) -> typer.Typer:
     app.command("reply")(reply.reply_command)
     app.command("sync")(sync.sync_command)
     app.command("serve")(serve.serve)
+    app.command("worker")(worker.worker_command)
+    app.add_typer(events.events_app, name="events")
     app.add_typer(models.app, name="models")
     app.add_typer(users.users_app, name="users")
     app.add_typer(users.keys_app, name="keys")

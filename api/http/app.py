@@ -9,6 +9,7 @@ in-flight requests finish before the lifespan closes them.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -80,10 +81,13 @@ def create_app(
         # From here on CLI ingest/sync/index hand their indexing to this process (the one
         # writer of the users' shards): <data_dir>/service.json tells them where.
         announced = internal.announce(app, settings)
+        consumer = start_inprocess_consumer(app, svc)
         try:
             yield
         finally:
             app.state.lifespans -= 1  # at 0 the app is shutting down: /readyz says so
+            if consumer is not None:
+                await run_in_threadpool(consumer.stop)
             internal.retract(settings, announced)
             if owned:
                 await run_in_threadpool(svc.close)
@@ -122,6 +126,41 @@ def create_app(
     app.include_router(internal.router)
     install_web(app)  # the web client at / (api/http/web)
     return app
+
+
+class InProcessConsumer:
+    """The thread that handles new-mail events inside the service (in-process bus only)."""
+
+    def __init__(self, app: FastAPI, services: Services) -> None:
+        import os
+
+        self._stop = threading.Event()
+        metrics = getattr(app.state, "metrics", None)
+        observe = metrics.events.observe if metrics is not None and metrics.events else None
+
+        def run() -> None:
+            # The worker (and the models its handler needs) is built here, not in the lifespan.
+            try:
+                worker = services.event_worker(f"serve-{os.getpid()}", observe=observe)
+                worker.run(self._stop, block_s=0.5)
+            except Exception:
+                log.exception("the in-process event consumer stopped")
+
+        self._thread = threading.Thread(target=run, name="mailmind-events", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Let the event in hand finish, then end the thread."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def start_inprocess_consumer(app: FastAPI, services: Services) -> InProcessConsumer | None:
+    """Handle events in this process when the bus is in-process (with Redis, `mailmind worker`
+    processes do)."""
+    if services.settings.events.backend != "inprocess":
+        return None
+    return InProcessConsumer(app, services)
 
 
 def _version() -> str:

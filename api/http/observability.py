@@ -31,12 +31,14 @@ from opentelemetry.sdk.trace.export import (
 )
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from api.event_metrics import EventMetrics
 from core import tracing
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from core.settings import Settings
+    from retrieval.events.base import BusStats
 
 #: Finished spans the in-memory exporter keeps (older ones are dropped).
 KEEP_SPANS = 2048
@@ -99,6 +101,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        #: Event pipeline metrics (counters, latency, queue gauges): see api/event_metrics.py.
+        self.events: EventMetrics | None = None
         self.request_latency = Histogram(
             "mailmind_http_request_duration_seconds",
             "Time from request to the end of its response, per route template and status.",
@@ -337,6 +341,7 @@ def install_observability(app: FastAPI, settings: Settings) -> Metrics:
     app.state.span_exporter = memory
     tracing.use_tracer_provider(provider)
     metrics.track_queue(lambda: _queue_depth(app))
+    metrics.events = EventMetrics(metrics.registry, lambda: _bus_stats(app))
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=provider,
@@ -361,6 +366,15 @@ def flush(app: FastAPI) -> None:
     provider: TracerProvider | None = getattr(app.state, "tracer_provider", None)
     if provider is not None:
         provider.force_flush()
+
+
+def _bus_stats(app: FastAPI) -> BusStats | None:
+    # Only once the lifespan built the bus: a scrape never opens a connection to the queue.
+    services = getattr(app.state, "services", None)
+    if services is None or "event_bus" not in services.__dict__:
+        return None
+    stats: BusStats = services.event_bus.stats()
+    return stats
 
 
 def _queue_depth(app: FastAPI) -> tuple[int, int]:

@@ -32,12 +32,14 @@ def ingest_path(
     ingestor: Callable[[], Ingestor],
     progress: ProgressFn | None = None,
     index: Callable[[str], dict[str, int]] | None = None,
+    on_stored: Callable[[list[str]], object] | None = None,
 ) -> dict[str, Any]:
     """Ingest whatever ``path`` holds: mail, ``.ics`` calendars, ``.vcf`` contacts, or a folder
     mixing them (calendar and contact files inside a mail tree are ingested too).
 
     ``ingestor()`` builds the mail ingestor only when there is mail; ``index(user)``, when given,
-    is called after new mail is stored and its counts are reported under ``"index"``.
+    is called after new mail is stored and its counts are reported under ``"index"``;
+    ``on_stored(ids)`` then hears the ids of the messages this run added.
     """
     check_user(user)
     source = open_source(path)
@@ -56,6 +58,8 @@ def ingest_path(
         result = mail.to_dict()
         if index is not None:
             result["index"] = index(user)
+        if on_stored is not None:
+            on_stored(mail.added_ids)
     for key, files in (("calendar", source.calendar_files), ("contacts", source.contact_files)):
         if not files:
             continue

@@ -66,10 +66,15 @@ def parse_raw(services: Services, raws: list[str], field: str) -> list[Message]:
 
 
 def _summarize(services: Services, user: str, body: SummarizeRequest) -> SummaryResponse:
+    from agents.precompute import kept_summary
     from agents.summarize.thread import summarize_messages, summarize_thread
 
     model, embedder = services.chat_model, services.embedder
     if body.thread_id is not None:
+        # A worker may have summarised this thread already, the same way (agents/precompute.py).
+        kept = kept_summary(services.store, services.precomputed, user, body.thread_id, "model")
+        if kept is not None:
+            return SummaryResponse.model_validate(kept)
         summary = summarize_thread(
             services.store, user, body.thread_id, model=model, embedder=embedder
         )

@@ -1,5 +1,10 @@
 """``POST /v1/ingest``: upload mail, calendars and contacts for the key's user.
 
+Two bodies. ``message/rfc822``: one raw message, as an MTA's delivery agent or a mail client
+hands it over; it is stored and announced with a ``message.stored`` event (202: indexing,
+chips and the thread summary follow in a worker), an unparsable one is quarantined and answered
+422 with the reason. ``multipart/form-data``: files, as below.
+
 The multipart body is parsed as it arrives and each file part is written straight to disk, in a
 per-request folder under ``<data_dir>/uploads/<user hash>/``; nothing is held whole in memory,
 and the total size is checked while streaming (413 as soon as it passes
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +34,7 @@ from api.http.schemas.ingest import (
     FileKind,
     IngestResponse,
     MailCounts,
+    MessageIngestResponse,
     PimCounts,
     UploadedFile,
 )
@@ -65,7 +71,13 @@ _REQUEST_BODY: dict[str, Any] = {
                     }
                 },
             }
-        }
+        },
+        "message/rfc822": {
+            "schema": {"type": "string", "format": "binary"},
+            "example": "From: Ana <ana@example.com>\r\nTo: you@example.com\r\n"
+            "Subject: Lunch?\r\nMessage-ID: <lunch-1@example.com>\r\n\r\n"
+            "Are you free for lunch on Friday?\r\n",
+        },
     },
 }
 
@@ -229,7 +241,8 @@ async def receive_upload(request: Request, folder: Path, cap: int) -> list[Uploa
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
         raise ProblemError(
-            415, "unsupported media type", "send the files as multipart/form-data",
+            415, "unsupported media type",
+            "send files as multipart/form-data, or one message as message/rfc822",
             code="unsupported_media_type",
         )  # fmt: skip
     declared = request.headers.get("content-length", "")
@@ -268,6 +281,7 @@ def _pim(report: dict[str, Any], folder: Path) -> PimCounts:
 
 def _response(files: list[UploadedFile], report: dict[str, Any], folder: Path) -> IngestResponse:
     mail = MailCounts(**{k: int(report.get(k, 0)) for k in MailCounts.model_fields})
+    events = int(report.get("events", 0))
     return IngestResponse(
         files=files,
         bytes=sum(f.size for f in files),
@@ -276,24 +290,79 @@ def _response(files: list[UploadedFile], report: dict[str, Any], folder: Path) -
         calendar=_pim(report["calendar"], folder) if "calendar" in report else None,
         contacts=_pim(report["contacts"], folder) if "contacts" in report else None,
         index=report.get("index"),
+        events=events,
+    )
+
+
+async def receive_message(request: Request, cap: int) -> bytes:
+    """The whole ``message/rfc822`` body, refused (413) past ``cap`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _too_large(cap)
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > cap:
+                raise _too_large(cap)
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        raise ProblemError(
+            400, "incomplete upload", "the request body ended early", code="incomplete_upload"
+        ) from exc
+    if not size:
+        raise ProblemError(400, "empty message", "the body holds no message", code="bad_upload")
+    return b"".join(chunks)
+
+
+async def _ingest_message(
+    request: Request, services: ServicesDep, settings: SettingsDep, user: str
+) -> MessageIngestResponse:
+    cap = min(settings.server.max_upload_bytes, settings.ingest.max_message_bytes)
+    raw = await receive_message(request, cap)
+    folder = request.query_params.get("folder") or "INBOX"
+    out = await run_in_threadpool(services.ingest_raw, user, raw, folder=folder)
+    if out["message_id"] is None:
+        reason = out["quarantine_reason"] or "unparsable message"
+        raise ProblemError(422, "unparsable message", f"quarantined: {reason}", code="parse_error")
+    return MessageIngestResponse(
+        message_id=out["message_id"], added=out["added"], events=out["events"]
     )
 
 
 @router.post(
     "/ingest",
-    response_model=IngestResponse,
+    response_model=IngestResponse | MessageIngestResponse,
     summary="Upload .eml / .mbox / .ics / .vcf files into the key's user's store.",
     openapi_extra={"requestBody": _REQUEST_BODY},
     responses={
-        400: {"description": "No files, or a malformed multipart body."},
+        202: {
+            "description": "A `message/rfc822` body was stored; indexing, chips and the thread "
+            "summary follow in a worker.",
+            "model": MessageIngestResponse,
+        },
+        400: {"description": "No files, an empty message, a bad `folder`, or a malformed "
+              "multipart body."},
         413: {"description": "The upload is over `server.max_upload_bytes`."},
-        415: {"description": "Not multipart/form-data, or a file type that cannot be ingested."},
+        415: {"description": "Not multipart/form-data or message/rfc822, or a file type that "
+              "cannot be ingested."},
+        422: {"description": "A `message/rfc822` body that cannot be parsed (quarantined)."},
     },
-)
+)  # fmt: skip
 async def ingest(
-    request: Request, services: ServicesDep, settings: SettingsDep, principal: PrincipalDep
-) -> IngestResponse:
-    """Store the uploaded files (new mail is indexed); counts and quarantine reasons back."""
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+) -> IngestResponse | MessageIngestResponse:
+    """Store one raw message (`message/rfc822`, `?folder=` optional, 202) or the uploaded files
+    (`multipart/form-data`; new mail is indexed, counts and quarantine reasons back). New mail
+    is announced with `message.stored` events: chips and thread summaries are precomputed."""
+    content_type, _ = parse_options_header(request.headers.get("content-type", ""))
+    if content_type == b"message/rfc822":
+        response.status_code = 202
+        return await _ingest_message(request, services, settings, principal.user)
     root = settings.data_dir / "uploads" / user_dir(principal.user)
     root.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=root))
@@ -304,7 +373,9 @@ async def ingest(
                 400, "no files", "attach one or more files as `files` parts", code="bad_upload"
             )
         # Parsing, storing and embedding are CPU- and disk-bound: a worker thread does them.
-        report = await run_in_threadpool(services.ingest_path, principal.user, folder)
+        report = await run_in_threadpool(
+            lambda: services.ingest_path(principal.user, folder, publish="api")
+        )
     finally:
         await run_in_threadpool(shutil.rmtree, folder, True)
     return _response(files, report, folder)

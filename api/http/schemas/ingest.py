@@ -73,6 +73,11 @@ class IngestResponse(BaseModel):
     index: dict[str, int] | None = Field(
         None, description="What indexing the new mail did (messages embedded, chunks, ...)."
     )
+    events: int = Field(
+        0,
+        description="`message.stored` events published for the new mail: workers precompute "
+        "its smart-reply chips and thread summaries from them.",
+    )
 
     model_config = {
         "json_schema_extra": {
@@ -96,7 +101,25 @@ class IngestResponse(BaseModel):
                     "calendar": {"files": 1, "counts": {"added": 2}, "failures": []},
                     "contacts": None,
                     "index": {"messages": 1, "embedded": 1, "chunks": 1, "deleted": 0},
+                    "events": 1,
                 }
             ]
+        }
+    }
+
+
+class MessageIngestResponse(BaseModel):
+    """One RFC 822 message delivered with ``Content-Type: message/rfc822`` (202 Accepted)."""
+
+    message_id: str = Field(description="The stored message's id (also for a duplicate).")
+    added: bool = Field(description="False when the same message was stored before.")
+    events: int = Field(
+        description="`message.stored` events published (1 for a new message, else 0): a worker "
+        "indexes it and precomputes its chips and thread summary."
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"message_id": "m1f0c2a9e5b7d34c81a6e", "added": True, "events": 1}]
         }
     }

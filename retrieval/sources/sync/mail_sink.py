@@ -7,6 +7,7 @@ duplicate. Threads are recomputed once per sync in :meth:`MailSink.finish`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from retrieval.sources.mail.sources import RawItem
@@ -26,15 +27,25 @@ def locator_key(loc: MessageLocator) -> str:
     return f"{loc.uidvalidity}/{loc.uid}"
 
 
-class MailSink:
-    """``on_message`` / ``on_expunge`` / ``on_flags`` callbacks backed by an :class:`Ingestor`."""
+#: ``announce(user, added_ids, removed_ids)``, called by :meth:`MailSink.finish` per user.
+Announce = Callable[[str, list[str], list[str]], None]
 
-    def __init__(self, ingestor: Ingestor) -> None:
+
+class MailSink:
+    """``on_message`` / ``on_expunge`` / ``on_flags`` callbacks backed by an :class:`Ingestor`.
+
+    ``announce`` (``sync --watch``: publish events) hears, once threads are recomputed, which
+    messages each user gained and lost since the last :meth:`finish`."""
+
+    def __init__(self, ingestor: Ingestor, *, announce: Announce | None = None) -> None:
         self.ingestor = ingestor
+        self.announce = announce
         self.touched_users: set[str] = set()
         self.added = 0
         self.removed = 0
         self.quarantined = 0
+        self._added_ids: dict[str, list[str]] = {}
+        self._removed_ids: dict[str, list[str]] = {}
 
     def on_message(self, user: str, folder: str, raw: bytes, loc: MessageLocator) -> None:
         """Parse and store one fetched message (quarantined with its reason if unparseable)."""
@@ -44,6 +55,7 @@ class MailSink:
         )
         self.added += report.added
         self.quarantined += report.quarantined
+        self._added_ids.setdefault(user, []).extend(report.added_ids)
         self.touched_users.add(user)
 
     def on_expunge(self, user: str, folder: str, locators: list[MessageLocator]) -> None:
@@ -52,7 +64,9 @@ class MailSink:
         for loc in locators:
             by_source.setdefault(source_uri(loc.account, folder), []).append(locator_key(loc))
         for uri, keys in by_source.items():
-            self.removed += len(self.ingestor.store.remove_locations(user, uri, keys))
+            gone = self.ingestor.store.remove_locations(user, uri, keys)
+            self.removed += len(gone)
+            self._removed_ids.setdefault(user, []).extend(gone)
         self.touched_users.add(user)
 
     def on_flags(self, user: str, folder: str, locators: list[MessageLocator]) -> None:
@@ -63,6 +77,11 @@ class MailSink:
         return (self.on_message, self.on_expunge, self.on_flags)
 
     def finish(self) -> None:
-        """Recompute threads for every user whose mail changed."""
+        """Recompute threads for every user whose mail changed, then announce the changes."""
         for user in sorted(self.touched_users):
             self.ingestor.store.rethread(user)
+        added, removed = self._added_ids, self._removed_ids
+        self._added_ids, self._removed_ids = {}, {}
+        if self.announce is not None:
+            for user in sorted(set(added) | set(removed)):
+                self.announce(user, added.get(user, []), removed.get(user, []))
