@@ -223,8 +223,10 @@ class FeedbackStore:
             (user,),
         ).fetchone()
         ratings = self.conn.execute(
-            "SELECT COALESCE(SUM(rating = 'up'), 0) AS up, COALESCE(SUM(rating = 'down'), 0)"
-            " AS down FROM feedback WHERE user_id = ? AND rating IS NOT NULL",
+            # CASE, not SUM(rating = 'up'): Postgres cannot sum booleans.
+            "SELECT COALESCE(SUM(CASE WHEN rating = 'up' THEN 1 ELSE 0 END), 0) AS up,"
+            " COALESCE(SUM(CASE WHEN rating = 'down' THEN 1 ELSE 0 END), 0) AS down"
+            " FROM feedback WHERE user_id = ? AND rating IS NOT NULL",
             (user,),
         ).fetchone()
         edits = self.conn.execute(
@@ -281,5 +283,9 @@ class FeedbackStore:
 
 
 def open_feedback_store(settings: Settings) -> FeedbackStore:
-    """The feedback store in the main SQLite file of ``settings``."""
+    """The feedback store in the main SQLite file of ``settings`` (or on its Postgres backend)."""
+    if settings.store.backend == "postgres":
+        from retrieval.store.postgres import open_postgres_feedback
+
+        return open_postgres_feedback(settings)
     return FeedbackStore(connect(settings.store_path, settings.store.busy_timeout_s))

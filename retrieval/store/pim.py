@@ -117,6 +117,10 @@ def import_legacy_pim(conn: sqlite3.Connection, legacy: Path) -> int:
 
 def open_pim(settings: Settings) -> PimStores:
     """Open (and create) the calendar/contact/sync tables for ``settings``."""
+    if settings.store.backend == "postgres":
+        from retrieval.store.postgres import open_postgres_pim
+
+        return open_postgres_pim(settings)
     from retrieval.sources.sync.dav import DavState
     from retrieval.sources.sync.imap import ImapState
     from retrieval.store.calendar import CalendarStore

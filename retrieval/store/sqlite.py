@@ -366,7 +366,7 @@ class SQLiteStore:
                          WHERE m2.user_id = m.user_id AND m2.thread_id = m.thread_id
                          ORDER BY m2.date_ts IS NULL, m2.date_ts, m2.id LIMIT 1),
                        COUNT(*), MIN(m.date_ts), MAX(m.date_ts)
-                FROM messages m WHERE m.user_id=? GROUP BY m.thread_id
+                FROM messages m WHERE m.user_id=? GROUP BY m.user_id, m.thread_id
                 """,
                 (user,),
             )

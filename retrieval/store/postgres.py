@@ -1,0 +1,217 @@
+"""PostgreSQL implementation of :class:`retrieval.store.base.Store` (``MAILMIND_STORE__BACKEND=
+postgres``).
+
+It is the SQLite store's code on a pooled psycopg 3 connection: the queries are the same text,
+run through the dialect layer (:mod:`retrieval.store.dialect`), so the two backends cannot drift
+apart query by query. What differs is written here:
+
+* full-text search: a stored ``tsvector`` column (subject weight A, new text weight B, English
+  stemming) with a GIN index instead of FTS5 (:data:`~retrieval.store.pg_migrations.
+  PG_MIGRATIONS`), ranked with ``ts_rank_cd`` and highlighted with ``ts_headline``;
+* transactions: each public method with a ``user`` runs in one transaction that sets
+  ``app.user`` (:func:`~retrieval.store.pg_conn.user_scoped`), which row-level-security policies
+  on every user-owned table check, a second line behind the queries' own ``user_id = ?``;
+  ``add_batch`` is still the all-or-nothing unit a ``kill -9`` cannot split;
+* ``rowid``: the mail tables get the identity column SQLite gives every table implicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import TYPE_CHECKING, Any, cast
+
+from core.errors import StoreError
+from retrieval.store.base import TextHit, check_user
+from retrieval.store.migrations import MAIL, MIGRATIONS
+from retrieval.store.pg_conn import PgConnection, user_scoped
+from retrieval.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from psycopg_pool import ConnectionPool
+
+    from core.settings import Settings
+    from retrieval.store.actions import ActionStore
+    from retrieval.store.base import Store
+    from retrieval.store.feedback import FeedbackStore
+    from retrieval.store.keys import KeyStore
+    from retrieval.store.pim import PimStores
+
+log = logging.getLogger(__name__)
+
+#: Text-search configuration of the ``fts`` column (must match the migration).
+TS_CONFIG = "english"
+
+
+def _tsquery(query: str) -> str:
+    """Free text to a safe ``to_tsquery`` input: alphanumeric terms OR-ed, like the FTS5 query
+    (ts_rank_cd ranks messages matching more of them higher)."""
+    terms = [t for t in "".join(c if c.isalnum() else " " for c in query).split() if t]
+    return " | ".join(terms[:32])
+
+
+class _PostgresStore(SQLiteStore):
+    """The mail store on Postgres (wrapped by :func:`user_scoped` below)."""
+
+    def __init__(self, conn: PgConnection) -> None:
+        self.pg = conn
+        self._attachments = {}
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The pooled connection, standing in for the SQLite one the inherited queries use
+        (:class:`PgConnection` implements the part of :class:`sqlite3.Connection` they call)."""
+        return cast("sqlite3.Connection", self.pg)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.pg.close()
+
+    def _tx(self) -> PgConnection:  # type: ignore[override]
+        # A savepoint inside the method's transaction (user_scoped opened it).
+        return self.pg
+
+    def migrate(self) -> int:
+        """Apply pending mail migrations (see :mod:`retrieval.store.pg_migrations`)."""
+        version = self.pg.execute("SELECT 1").fetchone()  # connect early: a clear error
+        assert version is not None
+        _warn_if_rls_is_bypassed(self.pg)
+        from retrieval.store.migrations import apply_migrations
+
+        return apply_migrations(self.conn, MAIL, MIGRATIONS)
+
+    def schema_version(self) -> int:
+        """Mail schema version currently in the database (0 when empty)."""
+        from retrieval.store.pg_migrations import pg_schema_versions
+
+        return pg_schema_versions(self.pg).get(MAIL, 0)
+
+    def search_text(self, user: str, query: str, *, limit: int = 20) -> list[TextHit]:
+        """Full-text search (``tsvector`` + GIN, ``ts_rank_cd``-ranked) over subject and new
+        text; the snippet marks matched words with ``[`` ``]`` like the SQLite store's."""
+        check_user(user)
+        terms = _tsquery(query)
+        if not terms:
+            return []
+        # Rank in the inner query, highlight only the rows returned (ts_headline re-parses).
+        rows = self.pg.execute(
+            f"SELECT h.id, h.thread_id, h.score, ts_headline('{TS_CONFIG}', h.new_text, h.q, "
+            "'StartSel=[, StopSel=], MaxWords=12, MinWords=4, MaxFragments=1, "
+            "FragmentDelimiter=…') AS snippet FROM ("
+            "  SELECT m.id, m.thread_id, m.new_text, q, ts_rank_cd(m.fts, q) AS score"
+            f"  FROM messages m, to_tsquery('{TS_CONFIG}', ?) q"
+            "  WHERE m.user_id=? AND m.fts @@ q ORDER BY score DESC, m.id LIMIT ?"
+            ") h ORDER BY h.score DESC, h.id",
+            (terms, user, max(1, min(limit, 200))),
+        ).fetchall()
+        return [
+            TextHit(message_id=r["id"], thread_id=r["thread_id"], score=float(r["score"]),
+                    snippet=r["snippet"])
+            for r in rows
+        ]  # fmt: skip
+
+
+#: The Postgres mail store: every public method with a ``user`` runs in that user's
+#: transaction; ``users`` lists the registry (no per-user rows to hide).
+PostgresStore = user_scoped(_PostgresStore, admin=("users",))
+
+
+def _warn_if_rls_is_bypassed(conn: PgConnection) -> None:
+    """Row-level security does not bind superusers or ``BYPASSRLS`` roles: say so once."""
+    row = conn.execute(
+        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()
+    if row is not None and row[0]:
+        log.warning(
+            "the store's Postgres role bypasses row-level security (superuser or BYPASSRLS): "
+            "per-user isolation rests on the queries alone; connect as an ordinary role"
+        )
+
+
+def pg_connection(settings: Settings) -> PgConnection:
+    """A pooled connection to ``MAILMIND_STORE__URL`` (nothing is opened until first use)."""
+    url = settings.store.url
+    if url is None:
+        raise StoreError("MAILMIND_STORE__BACKEND=postgres needs MAILMIND_STORE__URL")
+    return PgConnection(url.get_secret_value(), max_size=settings.store.pool_size)
+
+
+# -- opening every store of the backend ---------------------------------------------------------
+# Each opener makes its own pool, as each SQLite opener makes its own connection; the calendar,
+# contact and sync-state stores share one, as they share one SQLite connection.
+
+
+def open_postgres_store(settings: Settings) -> Store:
+    """The mail store on ``MAILMIND_STORE__URL`` (not yet migrated)."""
+    store: Store = PostgresStore(pg_connection(settings))
+    return store
+
+
+def open_postgres_pim(settings: Settings) -> PimStores:
+    """Calendar, contacts (user-scoped) and IMAP/DAV sync state (keyed by account) on one pool."""
+    from retrieval.sources.sync.dav import DavState
+    from retrieval.sources.sync.imap import ImapState
+    from retrieval.store.calendar import CalendarStore
+    from retrieval.store.contacts import ContactStore
+    from retrieval.store.pim import PimStores
+
+    conn = cast("sqlite3.Connection", pg_connection(settings))
+    return PimStores(
+        user_scoped(CalendarStore)(conn),
+        user_scoped(ContactStore)(conn),
+        ImapState(conn),
+        DavState(conn),
+    )
+
+
+def open_postgres_keys(settings: Settings) -> KeyStore:
+    """API keys; a key is looked up by its id before its user is known, so the lookups run
+    with admin visibility and everything naming a user in that user's scope."""
+    from retrieval.store.keys import KeyStore
+
+    scoped = user_scoped(KeyStore, admin=("verify", "touch", "get", "list", "revoke"))
+    return scoped(cast("sqlite3.Connection", pg_connection(settings)))
+
+
+def open_postgres_feedback(settings: Settings) -> FeedbackStore:
+    """Feedback rows, every method in its user's scope."""
+    from retrieval.store.feedback import FeedbackStore
+
+    return user_scoped(FeedbackStore)(cast("sqlite3.Connection", pg_connection(settings)))
+
+
+def open_postgres_actions(settings: Settings) -> ActionStore:
+    """Proposed actions and the outbox, every method in its user's scope."""
+    from retrieval.store.actions import ActionStore
+
+    return user_scoped(ActionStore)(cast("sqlite3.Connection", pg_connection(settings)))
+
+
+def checkpoint_pool(settings: Settings) -> ConnectionPool[Any]:
+    """A pool for LangGraph's Postgres checkpointer, on the store's database (the settings it
+    requires: autocommit, dict rows, no server-side prepared statements)."""
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    url = settings.store.url
+    if url is None:
+        raise StoreError("MAILMIND_STORE__BACKEND=postgres needs MAILMIND_STORE__URL")
+    return ConnectionPool(
+        url.get_secret_value(),
+        max_size=settings.store.pool_size,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        open=True,
+        name="mailmind-checkpoints",
+    )
+
+
+def open_postgres_checkpointer(settings: Settings) -> BaseCheckpointSaver[Any]:
+    """LangGraph's Postgres checkpointer (tables created on first use). Conversations are
+    keyed ``"<user>/<conversation>"`` as with SQLite; its tables are LangGraph's own, outside
+    row-level security."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    saver = PostgresSaver(checkpoint_pool(settings))
+    saver.setup()
+    return saver
