@@ -126,6 +126,10 @@ class PgConnection:
                 import psycopg
 
                 try:
+                    # One direct connection first: it fails at once with the server's reason
+                    # (refused, bad password, no such database), where the pool would retry
+                    # for its whole timeout and then report only that it timed out.
+                    psycopg.connect(self.url).close()
                     self._pool.open(wait=True, timeout=30.0)
                 except (psycopg.Error, TimeoutError) as exc:
                     raise StoreError(
