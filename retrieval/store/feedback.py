@@ -252,6 +252,11 @@ class FeedbackStore:
             },
         }
 
+    def users(self) -> list[str]:
+        """Users with any feedback, sorted (evaluation and maintenance only)."""
+        rows = self.conn.execute("SELECT DISTINCT user_id FROM feedback ORDER BY 1")
+        return [str(r[0]) for r in rows]
+
     def delete_user(self, user: str) -> int:
         """Remove every feedback row of ``user``; returns how many."""
         with self.conn:

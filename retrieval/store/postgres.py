@@ -175,10 +175,11 @@ def open_postgres_keys(settings: Settings) -> KeyStore:
 
 
 def open_postgres_feedback(settings: Settings) -> FeedbackStore:
-    """Feedback rows, every method in its user's scope."""
+    """Feedback rows, every method in its user's scope (``users`` lists across users)."""
     from retrieval.store.feedback import FeedbackStore
 
-    return user_scoped(FeedbackStore)(cast("sqlite3.Connection", pg_connection(settings)))
+    scoped = user_scoped(FeedbackStore, admin=("users",))
+    return scoped(cast("sqlite3.Connection", pg_connection(settings)))
 
 
 def open_postgres_actions(settings: Settings) -> ActionStore:

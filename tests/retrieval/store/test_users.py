@@ -148,6 +148,7 @@ def test_feedback_of_one_user_is_deleted_on_both_backends(backend_settings: Sett
     try:
         for user, kind in (("alice", "chip"), ("alice", "answer"), ("bob", "chip")):
             store.add(user, FeedbackRecord(kind=kind, rating="up"))  # type: ignore[arg-type]
+        assert store.users() == ["alice", "bob"]
         assert delete_feedback(store.conn, "alice") == {"feedback": 2}
         assert store.list("alice") == [] and len(store.list("bob")) == 1
         assert store.stats("bob")["ratings"] == {"up": 1, "down": 0, "up_rate": 1.0}
