@@ -17,6 +17,7 @@ choices where a chip was chosen), the thumbs-up rate and the mean edit distance.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from dataclasses import dataclass, field, replace
@@ -252,7 +253,7 @@ class FeedbackStore:
             },
         }
 
-    def users(self) -> list[str]:
+    def users(self) -> builtins.list[str]:
         """Users with any feedback, sorted (evaluation and maintenance only)."""
         rows = self.conn.execute("SELECT DISTINCT user_id FROM feedback ORDER BY 1")
         return [str(r[0]) for r in rows]

@@ -19,13 +19,21 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from core.errors import StoreError
-from retrieval.store.base import TextHit, check_user
+from retrieval.store.base import StoredItem, TextHit, check_user
 from retrieval.store.migrations import MAIL, MIGRATIONS
 from retrieval.store.pg_conn import PgConnection, user_scoped
-from retrieval.store.sqlite import SQLiteStore
+from retrieval.store.sqlite import (
+    _MESSAGE_COLUMNS,
+    INSERT_ADDRESS,
+    INSERT_ATTACHMENT,
+    SQLiteStore,
+    _child_rows,
+    _message_values,
+)
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -86,6 +94,44 @@ class _PostgresStore(SQLiteStore):
         from retrieval.store.pg_migrations import pg_schema_versions
 
         return pg_schema_versions(self.pg).get(MAIL, 0)
+
+    def _insert_messages(
+        self,
+        c: sqlite3.Connection,
+        user: str,
+        source_id: int,
+        items: Sequence[StoredItem],
+        now: str,
+    ) -> None:
+        """The batch in four round trips instead of three per message: the ``rowid``s are
+        drawn from the identity's sequence up front, so the address and attachment rows can
+        name them without waiting for each insert (psycopg pipelines ``executemany``)."""
+        if not items:
+            return
+        rowids = [
+            int(r[0])
+            for r in self.pg.execute(
+                "SELECT nextval(pg_get_serial_sequence('messages', 'rowid')) "
+                "FROM generate_series(1, ?)",
+                (len(items),),
+            )
+        ]
+        rows = [
+            (rowid, *_message_values(user, source_id, it, now))
+            for rowid, it in zip(rowids, items, strict=True)
+        ]
+        marks = ",".join("?" * len(rows[0]))
+        self.pg.executemany(
+            f"INSERT INTO messages(rowid, {_MESSAGE_COLUMNS}) VALUES ({marks})", rows
+        )
+        addresses: list[tuple[Any, ...]] = []
+        attachments: list[tuple[Any, ...]] = []
+        for rowid, it in zip(rowids, items, strict=True):
+            addr_rows, attachment_rows = _child_rows(user, rowid, it.message)
+            addresses += addr_rows
+            attachments += attachment_rows
+        self.pg.executemany(INSERT_ADDRESS, addresses)
+        self.pg.executemany(INSERT_ATTACHMENT, attachments)
 
     def search_text(self, user: str, query: str, *, limit: int = 20) -> list[TextHit]:
         """Full-text search (``tsvector`` + GIN, ``ts_rank_cd``-ranked) over subject and new
@@ -200,6 +246,7 @@ def checkpoint_pool(settings: Settings) -> ConnectionPool[Any]:
         raise StoreError("MAILMIND_STORE__BACKEND=postgres needs MAILMIND_STORE__URL")
     return ConnectionPool(
         url.get_secret_value(),
+        min_size=1,
         max_size=settings.store.pool_size,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         open=True,
