@@ -347,6 +347,13 @@ class Settings(BaseSettings):
         "packaged `prompts/`).",
     )
 
+    def scratch(self, data_dir: Path) -> Settings:
+        """A copy whose data lives under ``data_dir`` only, for throwaway runs (evaluations,
+        benchmarks): the store goes back to a SQLite file there, so such a run never writes
+        into a configured Postgres database or store file."""
+        store = self.store.model_copy(update={"backend": "sqlite", "path": None, "url": None})
+        return self.model_copy(update={"data_dir": data_dir, "store": store})
+
     @property
     def store_path(self) -> Path:
         """SQLite file path (resolved default under the data dir)."""

@@ -260,6 +260,14 @@ def test_postgres_backend_without_url_is_refused() -> None:
         Settings(store={"backend": "postgres"})  # type: ignore[call-arg,arg-type]
 
 
+def test_scratch_settings_never_point_at_the_configured_database(tmp_path: Path) -> None:
+    configured = _settings(tmp_path, "postgresql://mailmind@db.example/mailmind")
+    scratch = configured.scratch(tmp_path / "scratch")
+    assert scratch.store.backend == "sqlite" and scratch.store.url is None
+    assert scratch.store_path == tmp_path / "scratch" / "mailmind.sqlite3"
+    assert scratch.store.batch_size == configured.store.batch_size
+
+
 def test_unreachable_server_is_a_store_error_without_the_password(tmp_path: Path) -> None:
     from tests.retrieval.sources.sync.servers import free_port
 
