@@ -50,7 +50,8 @@ class Services:
 
     @cached_property
     def pim(self) -> PimStores:
-        """Calendar and contact stores plus sync state (one SQLite file beside the mail store)."""
+        """Calendar and contact stores plus sync state (beside the mail tables: the SQLite file
+        or the Postgres database)."""
         from retrieval.store.pim import open_pim
 
         return open_pim(self.settings)

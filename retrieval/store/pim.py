@@ -1,7 +1,9 @@
 """Opening the calendar, contact and sync-state stores (one SQLite connection for all four).
 
 They live in the main store file, ``settings.store_path``, beside the mail tables: one SQLite
-home, one migration mechanism (:mod:`retrieval.store.migrations`). Data written by earlier
+home, one migration mechanism (:mod:`retrieval.store.migrations`). On the Postgres backend they
+share one pooled connection to the store's database instead (see
+:func:`retrieval.store.postgres.open_postgres_pim`). Data written by earlier
 versions to a separate ``<data_dir>/pim.sqlite3`` is copied in once on open (see
 :func:`import_legacy_pim`).
 """
