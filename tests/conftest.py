@@ -114,9 +114,10 @@ def postgres_url(postgres_server: object, postgres_migrated: str) -> Iterator[st
     postgres_server.drop_database(name)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.server])])
 def store_backend(request: pytest.FixtureRequest) -> str:
-    """Each store test runs once per backend."""
+    """Each store test runs once per backend (the Postgres run starts a real server, so
+    `make test-fast` leaves it out and `make test` keeps it)."""
     backend: str = request.param
     return backend
 

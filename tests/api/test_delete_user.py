@@ -93,7 +93,9 @@ def _files(data_dir: Path) -> set[Path]:
     return {p.relative_to(data_dir) for p in data_dir.rglob("*") if p.is_file()}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=[pytest.mark.server])]
+)
 def populated(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Services, Path]]:
