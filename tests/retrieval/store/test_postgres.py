@@ -202,3 +202,21 @@ def test_conversations_are_checkpointed_in_postgres_and_deleted_per_user(
         assert turns("al_ce/c1") == 1 and turns("bob/c1") == 1  # "_" is no wildcard
     finally:
         services.close()
+
+
+def test_threads_sharing_the_store_each_see_their_own_user(pg_store: Any) -> None:
+    # The HTTP service calls the store from a thread pool: each call pins a pooled connection
+    # to its thread for one transaction, so concurrent users never share a scope.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(user: str) -> tuple[str, int, set[str]]:
+        ids = {m.id for m in pg_store.list_messages(user)}
+        hits = {h.message_id for h in pg_store.search_text(user, "budget review")}
+        assert hits == ids
+        return user, pg_store.stats(user).messages, ids
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(read, ["alice", "bob"] * 12))
+    expected = {u: pg_store.message_ids(u) for u in ("alice", "bob")}
+    assert not expected["alice"] & expected["bob"]
+    assert all(n == 3 and ids == expected[user] for user, n, ids in results)
