@@ -96,6 +96,7 @@ class PgConnection:
     """Pooled Postgres connections behind a :class:`sqlite3.Connection`-like facade."""
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        require_postgres_extra()
         from psycopg_pool import ConnectionPool
 
         self.url = url
@@ -297,6 +298,19 @@ class PgConnection:
         for r in rows:
             out.setdefault(str(r[0]), set()).add(str(r[1]))
         return out
+
+
+def require_postgres_extra() -> None:
+    """Raise a :class:`StoreError` saying how to install psycopg when it is missing (the
+    SQLite default never imports it)."""
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError as exc:
+        raise StoreError(
+            "MAILMIND_STORE__BACKEND=postgres needs psycopg 3 and its pool: "
+            "pip install -c constraints.txt -e '.[postgres]'"
+        ) from exc
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:

@@ -245,6 +245,9 @@ def open_postgres_actions(settings: Settings) -> ActionStore:
 def checkpoint_pool(settings: Settings) -> ConnectionPool[Any]:
     """A pool for LangGraph's Postgres checkpointer, on the store's database (the settings it
     requires: autocommit, dict rows, no server-side prepared statements)."""
+    from retrieval.store.pg_conn import require_postgres_extra
+
+    require_postgres_extra()
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
 
@@ -265,7 +268,13 @@ def open_postgres_checkpointer(settings: Settings) -> BaseCheckpointSaver[Any]:
     """LangGraph's Postgres checkpointer (tables created on first use). Conversations are
     keyed ``"<user>/<conversation>"`` as with SQLite; its tables are LangGraph's own, outside
     row-level security."""
-    from langgraph.checkpoint.postgres import PostgresSaver
+    try:
+        from langgraph.checkpoint.postgres import PostgresSaver
+    except ImportError as exc:
+        raise StoreError(
+            "conversations on the postgres backend need langgraph-checkpoint-postgres: "
+            "pip install -c constraints.txt -e '.[postgres]'"
+        ) from exc
 
     saver = PostgresSaver(checkpoint_pool(settings))
     saver.setup()

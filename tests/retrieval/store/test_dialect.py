@@ -92,3 +92,11 @@ def test_unreachable_server_is_a_store_error_without_the_password(tmp_path: Path
         store.users()
     assert "s3cret-pw" not in str(err.value)
     store.close()
+
+
+def test_missing_postgres_extra_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg_pool", None)  # as if not installed
+    with pytest.raises(StoreError, match=r"\.\[postgres\]"):
+        open_store(_settings(tmp_path, "postgresql://mailmind@127.0.0.1/mailmind"))
