@@ -84,7 +84,6 @@ class _Pinned:
     conn: psycopg.Connection[Any]
     user: str | None
     admin: bool
-    stack: ExitStack
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -175,7 +174,7 @@ class PgConnection:
             conn = stack.enter_context(self._pool.connection())
             stack.enter_context(conn.transaction())
             self._set(conn, user, admin)
-            self._local.pinned = _Pinned(conn, user, admin, stack)
+            self._local.pinned = _Pinned(conn, user, admin)
             try:
                 yield
             finally:
