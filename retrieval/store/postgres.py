@@ -60,7 +60,12 @@ def _tsquery(query: str) -> str:
 
 
 class _PostgresStore(SQLiteStore):
-    """The mail store on Postgres (wrapped by :func:`user_scoped` below)."""
+    """The mail store on Postgres (wrapped by :func:`user_scoped` below).
+
+    ``delete_user`` is inherited: its check that no other user's row names a raw quarantine
+    copy sees only the user's own rows here (row-level security), which is right because no
+    Postgres store predates per-user quarantine folders, so no copy is shared.
+    """
 
     def __init__(self, conn: PgConnection) -> None:
         self.pg = conn
