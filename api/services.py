@@ -54,7 +54,8 @@ class Services:
 
     @cached_property
     def pim(self) -> PimStores:
-        """Calendar and contact stores plus sync state (one SQLite file beside the mail store)."""
+        """Calendar and contact stores plus sync state (beside the mail tables: the SQLite file
+        or the Postgres database)."""
         from retrieval.store.pim import open_pim
 
         return open_pim(self.settings)
@@ -306,7 +307,12 @@ class Services:
 
     @cached_property
     def checkpointer(self) -> BaseCheckpointSaver[Any]:
-        """Conversation memory: LangGraph's SQLite checkpointer under the data dir."""
+        """Conversation memory: LangGraph's SQLite checkpointer under the data dir, or its
+        Postgres checkpointer in the store's database on the Postgres backend."""
+        if self.settings.store.backend == "postgres":
+            from retrieval.store.postgres import open_postgres_checkpointer
+
+            return open_postgres_checkpointer(self.settings)
         import sqlite3
 
         from langgraph.checkpoint.sqlite import SqliteSaver
@@ -430,6 +436,7 @@ class Services:
             delete_checkpoint_file_rows,
             delete_checkpoints,
             delete_feedback,
+            delete_pg_checkpoints,
             delete_quarantine,
         )
 
@@ -460,6 +467,11 @@ class Services:
             saver: Any = self.checkpointer
             with saver.lock:
                 add("checkpoints", delete_checkpoints(saver.conn, user))
+        elif s.store.backend == "postgres":
+            from retrieval.store.postgres import checkpoint_pool
+
+            with checkpoint_pool(s) as pool:
+                add("checkpoints", delete_pg_checkpoints(pool, user))
         else:
             add("checkpoints", delete_checkpoint_file_rows(s.data_dir / CHECKPOINTS_FILE, user))
         counts["index.points"] = self.index.count(user)

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Repository checkout root (``core/`` lives directly under it).
@@ -24,14 +24,33 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class StoreSettings(BaseModel):
     """Relational store (SQLite by default)."""
 
-    backend: Literal["sqlite"] = Field("sqlite", description="Store backend.")
+    backend: Literal["sqlite", "postgres"] = Field(
+        "sqlite",
+        description="Store backend: `sqlite` (one file under the data dir) or `postgres` "
+        "(needs `url` and the `postgres` extra).",
+    )
     path: Path | None = Field(
         None, description="SQLite file; default `<data_dir>/mailmind.sqlite3`."
+    )
+    url: SecretStr | None = Field(
+        None,
+        description="Postgres URL for the `postgres` backend, e.g. "
+        "`postgresql://mailmind:PASSWORD@db:5432/mailmind`; connect as an ordinary role (not a "
+        "superuser or BYPASSRLS role), so row-level security applies.",
+    )
+    pool_size: int = Field(
+        10, ge=1, description="Most pooled Postgres connections per store of a process."
     )
     busy_timeout_s: float = Field(30.0, description="How long a writer waits for a lock.")
     batch_size: int = Field(
         500, ge=1, description="Messages committed per ingest transaction (crash-safe unit)."
     )
+
+    @model_validator(mode="after")
+    def _postgres_needs_url(self) -> StoreSettings:
+        if self.backend == "postgres" and self.url is None:
+            raise ValueError("MAILMIND_STORE__BACKEND=postgres needs MAILMIND_STORE__URL")
+        return self
 
 
 class IngestSettings(BaseModel):
@@ -369,6 +388,13 @@ class Settings(BaseSettings):
         description="Prompt files the REPL and `mailmind prompt` read and save (default: the "
         "packaged `prompts/`).",
     )
+
+    def scratch(self, data_dir: Path) -> Settings:
+        """A copy whose data lives under ``data_dir`` only, for throwaway runs (evaluations,
+        benchmarks): the store goes back to a SQLite file there, so such a run never writes
+        into a configured Postgres database or store file."""
+        store = self.store.model_copy(update={"backend": "sqlite", "path": None, "url": None})
+        return self.model_copy(update={"data_dir": data_dir, "store": store})
 
     @property
     def store_path(self) -> Path:

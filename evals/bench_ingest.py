@@ -116,7 +116,7 @@ def run_index_bench(
 
     open_source(source)  # fail early with a clear SourceError
     with tempfile.TemporaryDirectory(prefix="mailmind-bench-index-") as tmp:
-        run_settings = settings.model_copy(update={"data_dir": Path(tmp)})
+        run_settings = settings.scratch(Path(tmp))
         services = Services(run_settings)
         try:
             services.embedder.embed(["warm-up"])  # model load is not ingest time

@@ -7,6 +7,8 @@
 #   - tmux, which runs the REPL in a real terminal in its end-to-end test.
 #   - Redis (redis-server), the event bus of the worker tests; the fixture runs its own server
 #     in a temporary folder on a free port, so the system service is neither used nor started.
+#   - PostgreSQL (postgresql): the store tests run on a throwaway cluster their fixture
+#     initialises with initdb; the system cluster the package creates is never used.
 #   - Radicale (CalDAV/CardDAV) and aiosmtpd (SMTP) come from PyPI with the `dev` extra.
 set -euo pipefail
 
@@ -16,11 +18,25 @@ declare -A WANTED=(
     [chromium]=chromium
     [tmux]=tmux
     [redis-server]=redis-server
+    [initdb]=postgresql
 )
+
+# Debian keeps initdb under /usr/lib/postgresql/<major>/bin, off PATH.
+initdb_path() {
+    command -v initdb 2>/dev/null || ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1
+}
+
+have() {
+    if [ "$1" = initdb ]; then
+        [ -n "$(initdb_path)" ]
+    else
+        command -v "$1" >/dev/null 2>&1
+    fi
+}
 
 missing=()
 for cmd in "${!WANTED[@]}"; do
-    if ! command -v "$cmd" >/dev/null 2>&1; then
+    if ! have "$cmd"; then
         missing+=("${WANTED[$cmd]}")
     fi
 done
@@ -28,7 +44,8 @@ done
 if [ "${#missing[@]}" -eq 0 ]; then
     echo "test servers present: $(dovecot --version | cut -d' ' -f1) dovecot," \
         "$(chromium --version 2>/dev/null | tr -s ' ' | cut -d' ' -f1-2), $(tmux -V)," \
-        "$(redis-server --version | cut -d' ' -f1-3)"
+        "$(redis-server --version | cut -d' ' -f1-3)," \
+        "PostgreSQL $("$(initdb_path)" --version | awk '{print $3}')"
     exit 0
 fi
 
@@ -43,4 +60,6 @@ $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 # The dovecot package enables a system service; tests never use it.
 $SUDO systemctl disable --now dovecot >/dev/null 2>&1 || true
 $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+# Neither is the postgresql package's own cluster service.
+$SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
 echo "installed: ${missing[*]}"

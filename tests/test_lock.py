@@ -13,7 +13,7 @@ from core.settings import REPO_ROOT
 
 LOCK = REPO_ROOT / "constraints.txt"
 #: The extras ``make install`` installs (and ``make lock`` locks).
-EXTRAS = ("dev", "llamacpp", "eval")
+EXTRAS = ("dev", "llamacpp", "eval", "postgres")
 
 
 def _requirements() -> list[Requirement]:

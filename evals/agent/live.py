@@ -43,7 +43,7 @@ def run_live_eval(
         # Fresh store and index, but the already pulled (and converted) model weights.
         if shared is None and settings.model_cache_dir.is_dir():
             (Path(tmp) / "models").symlink_to(settings.model_cache_dir)
-        services = shared or Services(settings.model_copy(update={"data_dir": Path(tmp)}))
+        services = shared or Services(settings.scratch(Path(tmp)))
         try:
             if shared is None:
                 for part in ("mail", "calendar", "contacts"):

@@ -97,7 +97,7 @@ def run_reply_bench(
     }
     with tempfile.TemporaryDirectory(prefix="mailmind-bench-reply-") as tmp:
         data_dir = Path(tmp) / "data"
-        services = Services(settings.model_copy(update={"data_dir": data_dir}))
+        services = Services(settings.scratch(data_dir))
         try:
             log("ingesting demo mail, calendar and contacts ...")
             for part in ("mail", "calendar", "contacts"):

@@ -28,7 +28,7 @@ def demo_services(settings: Settings) -> Iterator[Services]:
     with TemporaryDirectory(prefix="mailmind-eval-") as tmp:
         if settings.model_cache_dir.is_dir():
             (Path(tmp) / "models").symlink_to(settings.model_cache_dir)
-        services = Services(settings.model_copy(update={"data_dir": Path(tmp)}))
+        services = Services(settings.scratch(Path(tmp)))
         try:
             ingest_demo(services)
             yield services

@@ -47,9 +47,7 @@ def load_rows(ctx: SuiteContext) -> list[dict[str, Any]]:
 
     store = ctx.open_services().feedback
     user = ctx.options.get("user")
-    users = [user] if user else [
-        r[0] for r in store.conn.execute("SELECT DISTINCT user_id FROM feedback ORDER BY 1")
-    ]  # fmt: skip
+    users = [user] if user else store.users()
     since_text = ctx.options.get("since")
     try:
         since = date.fromisoformat(since_text) if since_text else None

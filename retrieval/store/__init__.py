@@ -1,4 +1,5 @@
-"""The relational store: one :class:`~retrieval.store.base.Store` protocol, SQLite behind it."""
+"""The relational store: one :class:`~retrieval.store.base.Store` protocol, SQLite or Postgres
+behind it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,17 @@ if TYPE_CHECKING:
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
-    """Open the configured store, applying migrations unless told not to."""
-    from retrieval.store.sqlite import SQLiteStore
+    """Open the configured store (SQLite, or Postgres with ``MAILMIND_STORE__BACKEND=
+    postgres``), applying migrations unless told not to."""
+    store: Store
+    if settings.store.backend == "postgres":
+        from retrieval.store.postgres import open_postgres_store
 
-    store = SQLiteStore(settings.store_path, busy_timeout_s=settings.store.busy_timeout_s)
+        store = open_postgres_store(settings)
+    else:
+        from retrieval.store.sqlite import SQLiteStore
+
+        store = SQLiteStore(settings.store_path, busy_timeout_s=settings.store.busy_timeout_s)
     if migrate:
         store.migrate()
     return store

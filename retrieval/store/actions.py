@@ -348,5 +348,9 @@ def _row(row: sqlite3.Row) -> StoredAction:
 
 
 def open_action_store(settings: Settings) -> ActionStore:
-    """The action store in the main SQLite file of ``settings``."""
+    """The action store in the main SQLite file of ``settings`` (or on its Postgres backend)."""
+    if settings.store.backend == "postgres":
+        from retrieval.store.postgres import open_postgres_actions
+
+        return open_postgres_actions(settings)
     return ActionStore(connect(settings.store_path, settings.store.busy_timeout_s))

@@ -1,8 +1,9 @@
 """The relational store interface: what every other package may ask of stored mail.
 
-SQLite implements it today (:mod:`retrieval.store.sqlite`); a Postgres implementation can sit
-behind the same protocol. Every method takes the user as a required, first argument: per-user
-isolation is enforced here, never by callers or the model.
+SQLite implements it (:mod:`retrieval.store.sqlite`), and so does Postgres
+(:mod:`retrieval.store.postgres`, ``MAILMIND_STORE__BACKEND=postgres``). Every method takes the
+user as a required, first argument: per-user isolation is enforced here, never by callers or
+the model.
 """
 
 from __future__ import annotations
@@ -188,7 +189,7 @@ class Store(Protocol):
         ...
 
     def search_text(self, user: str, query: str, *, limit: int = 20) -> list[TextHit]:
-        """FTS5 keyword search over subject and new text."""
+        """Keyword search over subject and new text (FTS5 on SQLite, ``tsvector`` on Postgres)."""
         ...
 
     def iter_messages(self, user: str, *, batch_size: int = 500) -> Iterator[Message]:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from core.errors import InputError
 from core.types import Address, Contact
@@ -105,6 +106,23 @@ def frequency_bonus(person: Contact) -> float:
     """Up to +20 for people the user corresponds with; writing to someone counts double."""
     weight = 2 * person.messages_to + person.messages_from
     return min(20.0, 10 * math.log10(1 + weight))
+
+
+def _merge_person(user: str, person: MailPerson, stored: _Person | None) -> tuple[Any, ...]:
+    """The ``mail_people`` row of ``person`` with what was stored for the address added."""
+    names: Counter[str] = Counter(stored[0]) if stored else Counter()
+    names.update(person.names)
+    last = person.last_contact
+    if stored and stored[3]:
+        last = stored[3] if last is None or stored[3] > last else last
+    return (
+        user,
+        person.email,
+        json.dumps(dict(names), ensure_ascii=False),
+        person.messages_from + (stored[1] if stored else 0),
+        person.messages_to + (stored[2] if stored else 0),
+        ts(last),
+    )
 
 
 class ContactStore:
@@ -228,44 +246,50 @@ class ContactStore:
         if len(ids) != len(rows):
             raise InputError("message_ids must be parallel to rows")
         fresh: list[MailRow] = []
+        # A batch is a few statements, not two per message and two per person: on Postgres
+        # each statement is a round trip.
         with self.conn:
+            seen = self._seen(user, [mid for mid in ids if mid is not None])
+            new_ids: list[str] = []
             for row, mid in zip(rows, ids, strict=True):
                 if mid is not None:
-                    cur = self.conn.execute(
-                        "INSERT OR IGNORE INTO mail_people_seen (user, message_id) VALUES (?, ?)",
-                        (user, mid),
-                    )
-                    if cur.rowcount == 0:
+                    if mid in seen:
                         continue
+                    seen.add(mid)
+                    new_ids.append(mid)
                 fresh.append(row)
-            for person in people_from_mail(fresh).values():
-                self._merge_person(user, person)
+            self.conn.executemany(
+                "INSERT INTO mail_people_seen (user, message_id) VALUES (?, ?)",
+                [(user, mid) for mid in new_ids],
+            )
+            people = people_from_mail(fresh)
+            stored: dict[str, _Person] = {}
+            emails = sorted(people)
+            for start in range(0, len(emails), 500):
+                stored.update(self._people(user, emails[start : start + 500]))
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO mail_people (user, email, names, messages_from,"
+                " messages_to, last_contact) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    _merge_person(user, person, stored.get(email))
+                    for email, person in people.items()
+                ],
+            )
         return len(fresh)
 
-    def _merge_person(self, user: str, person: MailPerson) -> None:
-        row = self.conn.execute(
-            "SELECT names, messages_from, messages_to, last_contact FROM mail_people"
-            " WHERE user = ? AND email = ?",
-            (user, person.email),
-        ).fetchone()
-        names: Counter[str] = Counter(json.loads(row["names"])) if row else Counter()
-        names.update(person.names)
-        last = person.last_contact
-        if row and row["last_contact"]:
-            stored = from_ts(row["last_contact"])
-            last = stored if last is None or (stored and stored > last) else last
-        self.conn.execute(
-            "INSERT OR REPLACE INTO mail_people (user, email, names, messages_from, messages_to,"
-            " last_contact) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                user,
-                person.email,
-                json.dumps(dict(names), ensure_ascii=False),
-                person.messages_from + (row["messages_from"] if row else 0),
-                person.messages_to + (row["messages_to"] if row else 0),
-                ts(last),
-            ),
-        )
+    def _seen(self, user: str, message_ids: Sequence[str]) -> set[str]:
+        """Which of ``message_ids`` were already counted for ``user``."""
+        seen: set[str] = set()
+        unique = sorted(set(message_ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = self.conn.execute(
+                "SELECT message_id FROM mail_people_seen WHERE user = ? AND message_id IN "
+                f"({','.join('?' * len(chunk))})",
+                (user, *chunk),
+            )
+            seen.update(r[0] for r in rows)
+        return seen
 
     # -- reads --------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ choices where a chip was chosen), the thumbs-up rate and the mean edit distance.
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from dataclasses import dataclass, field, replace
@@ -223,8 +224,10 @@ class FeedbackStore:
             (user,),
         ).fetchone()
         ratings = self.conn.execute(
-            "SELECT COALESCE(SUM(rating = 'up'), 0) AS up, COALESCE(SUM(rating = 'down'), 0)"
-            " AS down FROM feedback WHERE user_id = ? AND rating IS NOT NULL",
+            # CASE, not SUM(rating = 'up'): Postgres cannot sum booleans.
+            "SELECT COALESCE(SUM(CASE WHEN rating = 'up' THEN 1 ELSE 0 END), 0) AS up,"
+            " COALESCE(SUM(CASE WHEN rating = 'down' THEN 1 ELSE 0 END), 0) AS down"
+            " FROM feedback WHERE user_id = ? AND rating IS NOT NULL",
             (user,),
         ).fetchone()
         edits = self.conn.execute(
@@ -249,6 +252,11 @@ class FeedbackStore:
                 "mean_normalized_distance": round(edits["mean_norm"], 6) if edits["n"] else None,
             },
         }
+
+    def users(self) -> builtins.list[str]:
+        """Users with any feedback, sorted (evaluation and maintenance only)."""
+        rows = self.conn.execute("SELECT DISTINCT user_id FROM feedback ORDER BY 1")
+        return [str(r[0]) for r in rows]
 
     def delete_user(self, user: str) -> int:
         """Remove every feedback row of ``user``; returns how many."""
@@ -281,5 +289,9 @@ class FeedbackStore:
 
 
 def open_feedback_store(settings: Settings) -> FeedbackStore:
-    """The feedback store in the main SQLite file of ``settings``."""
+    """The feedback store in the main SQLite file of ``settings`` (or on its Postgres backend)."""
+    if settings.store.backend == "postgres":
+        from retrieval.store.postgres import open_postgres_feedback
+
+        return open_postgres_feedback(settings)
     return FeedbackStore(connect(settings.store_path, settings.store.busy_timeout_s))

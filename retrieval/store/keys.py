@@ -182,6 +182,10 @@ class KeyStore:
 
 
 def open_key_store(settings: Settings) -> KeyStore:
-    """The key store in the main SQLite file of ``settings``."""
+    """The key store in the main SQLite file of ``settings`` (or on its Postgres backend)."""
+    if settings.store.backend == "postgres":
+        from retrieval.store.postgres import open_postgres_keys
+
+        return open_postgres_keys(settings)
     path: Path = settings.store_path
     return KeyStore(connect(path, settings.store.busy_timeout_s))

@@ -262,7 +262,14 @@ def apply_migrations(
     process migrating at the same time waits, then finds nothing left to do). An up-to-date
     database is checked without taking the write lock, so opening a store to read never waits
     for a writer. Works on autocommit and on default (implicit-transaction) connections.
+
+    On the Postgres backend ``conn`` is a :class:`~retrieval.store.pg_conn.PgConnection` and
+    the same migrations run through :func:`~retrieval.store.pg_migrations.apply_pg_migrations`.
     """
+    if not isinstance(conn, sqlite3.Connection):
+        from retrieval.store.pg_migrations import apply_pg_migrations
+
+        return apply_pg_migrations(conn, component, migrations)
     latest = len(migrations)
     versions = schema_versions(conn)
     if component in versions:

@@ -1,7 +1,9 @@
 """Opening the calendar, contact and sync-state stores (one SQLite connection for all four).
 
 They live in the main store file, ``settings.store_path``, beside the mail tables: one SQLite
-home, one migration mechanism (:mod:`retrieval.store.migrations`). Data written by earlier
+home, one migration mechanism (:mod:`retrieval.store.migrations`). On the Postgres backend they
+share one pooled connection to the store's database instead (see
+:func:`retrieval.store.postgres.open_postgres_pim`). Data written by earlier
 versions to a separate ``<data_dir>/pim.sqlite3`` is copied in once on open (see
 :func:`import_legacy_pim`).
 """
@@ -117,6 +119,10 @@ def import_legacy_pim(conn: sqlite3.Connection, legacy: Path) -> int:
 
 def open_pim(settings: Settings) -> PimStores:
     """Open (and create) the calendar/contact/sync tables for ``settings``."""
+    if settings.store.backend == "postgres":
+        from retrieval.store.postgres import open_postgres_pim
+
+        return open_postgres_pim(settings)
     from retrieval.sources.sync.dav import DavState
     from retrieval.sources.sync.imap import ImapState
     from retrieval.store.calendar import CalendarStore

@@ -22,7 +22,10 @@ def connect(
     db: str | Path | sqlite3.Connection, busy_timeout_s: float = 30.0
 ) -> sqlite3.Connection:
     """Open (or reuse) a connection with WAL, a busy timeout and :class:`sqlite3.Row` rows;
-    parents are created."""
+    parents are created. A Postgres :class:`~retrieval.store.pg_conn.PgConnection` passed in
+    (typed as the connection it stands in for) is returned as it is."""
+    if not isinstance(db, sqlite3.Connection | str | Path):
+        return db
     if isinstance(db, sqlite3.Connection):
         db.row_factory = sqlite3.Row  # Row still indexes by position: callers keep working
         return db

@@ -70,6 +70,50 @@ def _dt(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
+#: Inserts of a message's address and attachment rows (``message_rowid`` ties them to it).
+INSERT_ADDRESS = (
+    "INSERT INTO message_addresses(user_id, message_rowid, kind, email, name) VALUES (?,?,?,?,?)"
+)
+INSERT_ATTACHMENT = (
+    "INSERT INTO attachments(user_id, message_rowid, filename, content_type, size, content_id, "
+    "disposition) VALUES (?,?,?,?,?,?,?)"
+)
+
+
+def _message_values(user: str, source_id: int, it: StoredItem, now: str) -> tuple[Any, ...]:
+    """The ``messages`` row of a new message, in :data:`_MESSAGE_COLUMNS` order."""
+    m = it.message
+    # Provisional thread: the root the References point at; rethread() settles it.
+    root = m.references[0] if m.references else (m.in_reply_to or m.message_id)
+    return (
+        user, m.id, m.message_id, int(m.message_id_synthetic),
+        m.thread_id or thread_id_for(root), source_id, it.locator, m.folder,
+        m.subject, m.normalized_subject, int(m.subject_is_reply),
+        m.sender.name if m.sender else None, m.sender.email if m.sender else None,
+        _addrs_json(m.to), _addrs_json(m.cc), _addrs_json(m.bcc), _addrs_json(m.reply_to),
+        _ts(m.date), m.date_flag, m.in_reply_to, json.dumps(m.references),
+        m.body_text, int(m.body_from_html), m.new_text,
+        json.dumps(m.headers, ensure_ascii=False), m.size, m.content_hash,
+        json.dumps(m.defects), int(bool(m.attachments)), now,
+    )  # fmt: skip
+
+
+def _child_rows(
+    user: str, rowid: int, m: Message
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The ``message_addresses`` and ``attachments`` rows of the message stored as ``rowid``."""
+    addr_rows: list[tuple[Any, ...]] = []
+    if m.sender:
+        addr_rows.append((user, rowid, "from", m.sender.email, m.sender.name))
+    for kind, addrs in (("to", m.to), ("cc", m.cc), ("bcc", m.bcc)):
+        addr_rows.extend((user, rowid, kind, a.email, a.name) for a in addrs)
+    attachment_rows = [
+        (user, rowid, a.filename, a.content_type, a.size, a.content_id, a.disposition)
+        for a in m.attachments
+    ]
+    return addr_rows, attachment_rows
+
+
 def _is_unread(locators: Sequence[str], headers: dict[str, str]) -> bool:
     """Whether the mail client that wrote the source left the message unread.
 
@@ -259,20 +303,22 @@ class SQLiteStore:
                         (user, *chunk),
                     )
                 )
+            new: list[StoredItem] = []
             for it in items:
                 m = it.message
                 if m.id in existing:
                     result.duplicates += 1
                 else:
                     existing.add(m.id)
-                    self._insert_message(c, user, source_id, it, now)
+                    new.append(it)
                     result.added += 1
                     result.added_ids.append(m.id)
-                c.execute(
-                    "INSERT OR IGNORE INTO message_locations(user_id, message_id, source_id, "
-                    "locator, folder) VALUES (?,?,?,?,?)",
-                    (user, m.id, source_id, it.locator, m.folder),
-                )
+            self._insert_messages(c, user, source_id, new, now)
+            c.executemany(
+                "INSERT OR IGNORE INTO message_locations(user_id, message_id, source_id, "
+                "locator, folder) VALUES (?,?,?,?,?)",
+                [(user, it.message.id, source_id, it.locator, it.message.folder) for it in items],
+            )
             for q in quarantine:
                 cur = c.execute(
                     "INSERT OR IGNORE INTO quarantine(user_id, source_id, locator, reason, "
@@ -286,48 +332,28 @@ class SQLiteStore:
                 result.quarantined += cur.rowcount
         return result
 
-    def _insert_message(
-        self, c: sqlite3.Connection, user: str, source_id: int, it: StoredItem, now: str
+    def _insert_messages(
+        self,
+        c: sqlite3.Connection,
+        user: str,
+        source_id: int,
+        items: Sequence[StoredItem],
+        now: str,
     ) -> None:
-        m = it.message
-        # Provisional thread: the root the References point at; rethread() settles it.
-        root = m.references[0] if m.references else (m.in_reply_to or m.message_id)
-        values = (
-            user, m.id, m.message_id, int(m.message_id_synthetic),
-            m.thread_id or thread_id_for(root), source_id, it.locator, m.folder,
-            m.subject, m.normalized_subject, int(m.subject_is_reply),
-            m.sender.name if m.sender else None, m.sender.email if m.sender else None,
-            _addrs_json(m.to), _addrs_json(m.cc), _addrs_json(m.bcc), _addrs_json(m.reply_to),
-            _ts(m.date), m.date_flag, m.in_reply_to, json.dumps(m.references),
-            m.body_text, int(m.body_from_html), m.new_text,
-            json.dumps(m.headers, ensure_ascii=False), m.size, m.content_hash,
-            json.dumps(m.defects), int(bool(m.attachments)), now,
-        )  # fmt: skip
-        cur = c.execute(
-            f"INSERT INTO messages({_MESSAGE_COLUMNS}) VALUES ({','.join('?' * len(values))})",
-            values,
-        )
-        rowid = cur.lastrowid
-        addr_rows = []
-        if m.sender:
-            addr_rows.append((user, rowid, "from", m.sender.email, m.sender.name))
-        for kind, addrs in (("to", m.to), ("cc", m.cc), ("bcc", m.bcc)):
-            addr_rows.extend((user, rowid, kind, a.email, a.name) for a in addrs)
-        if addr_rows:
-            c.executemany(
-                "INSERT INTO message_addresses(user_id, message_rowid, kind, email, name) "
-                "VALUES (?,?,?,?,?)",
-                addr_rows,
+        """Insert new messages with their address and attachment rows (inside the batch's
+        transaction); the Postgres store inserts the whole batch in a few round trips."""
+        for it in items:
+            values = _message_values(user, source_id, it, now)
+            cur = c.execute(
+                f"INSERT INTO messages({_MESSAGE_COLUMNS}) VALUES ({','.join('?' * len(values))})",
+                values,
             )
-        if m.attachments:
-            c.executemany(
-                "INSERT INTO attachments(user_id, message_rowid, filename, content_type, size, "
-                "content_id, disposition) VALUES (?,?,?,?,?,?,?)",
-                [
-                    (user, rowid, a.filename, a.content_type, a.size, a.content_id, a.disposition)
-                    for a in m.attachments
-                ],
-            )
+            assert cur.lastrowid is not None
+            addr_rows, attachment_rows = _child_rows(user, cur.lastrowid, it.message)
+            if addr_rows:
+                c.executemany(INSERT_ADDRESS, addr_rows)
+            if attachment_rows:
+                c.executemany(INSERT_ATTACHMENT, attachment_rows)
 
     def rethread(self, user: str) -> int:
         """Re-run JWZ threading over all of ``user``'s messages and rewrite the thread table."""
@@ -366,7 +392,7 @@ class SQLiteStore:
                          WHERE m2.user_id = m.user_id AND m2.thread_id = m.thread_id
                          ORDER BY m2.date_ts IS NULL, m2.date_ts, m2.id LIMIT 1),
                        COUNT(*), MIN(m.date_ts), MAX(m.date_ts)
-                FROM messages m WHERE m.user_id=? GROUP BY m.thread_id
+                FROM messages m WHERE m.user_id=? GROUP BY m.user_id, m.thread_id
                 """,
                 (user,),
             )

@@ -21,6 +21,7 @@ from retrieval.store.base import check_user
 if TYPE_CHECKING:
     from retrieval.store.base import Store
     from retrieval.store.keys import KeyStore
+    from retrieval.store.pg_conn import PgConnection
 
 #: File of LangGraph's SQLite checkpointer under the data dir.
 CHECKPOINTS_FILE = "checkpoints.sqlite3"
@@ -101,8 +102,11 @@ def delete_checkpoints(conn: sqlite3.Connection, user: str) -> dict[str, int]:
     column whose thread id starts with ``"<user>/"``. Returns rows removed per table.
 
     Generic over the checkpointer's tables (``checkpoints``, ``writes`` today) so a LangGraph
-    upgrade that adds one is still covered.
+    upgrade that adds one is still covered. ``conn`` may also be the psycopg connection or pool
+    of LangGraph's Postgres checkpointer (see :func:`delete_pg_checkpoints`).
     """
+    if not isinstance(conn, sqlite3.Connection):
+        return delete_pg_checkpoints(conn, user)
     prefix = f"{check_user(user)}/"
     counts: dict[str, int] = {}
     tables = [
@@ -120,6 +124,32 @@ def delete_checkpoints(conn: sqlite3.Connection, user: str) -> dict[str, int]:
                 (len(prefix), prefix),
             )
             counts[table] = cur.rowcount
+    return counts
+
+
+def delete_pg_checkpoints(conn: Any, user: str) -> dict[str, int]:
+    """:func:`delete_checkpoints` for LangGraph's Postgres checkpointer: ``conn`` is its
+    psycopg connection or connection pool; every table of the schema with a ``thread_id``
+    column (``checkpoints``, ``checkpoint_blobs``, ``checkpoint_writes`` today) is covered."""
+    prefix = f"{check_user(user)}/"
+    counts: dict[str, int] = {}
+    with contextlib.ExitStack() as stack:
+        db = stack.enter_context(conn.connection()) if hasattr(conn, "connection") else conn
+        with db.transaction():
+            tables = [
+                r[0] if isinstance(r, tuple) else r["table_name"]
+                for r in db.execute(
+                    "SELECT table_name FROM information_schema.columns WHERE column_name = "
+                    "'thread_id' AND table_schema = current_schema() ORDER BY table_name"
+                ).fetchall()
+            ]
+            for table in tables:
+                # substr() instead of LIKE: user ids may contain LIKE's wildcard "_".
+                cur = db.execute(
+                    f'DELETE FROM "{table}" WHERE substr(thread_id, 1, %s) = %s'.encode(),
+                    (len(prefix), prefix),
+                )
+                counts[table] = cur.rowcount
     return counts
 
 
@@ -141,9 +171,13 @@ def delete_feedback(conn: sqlite3.Connection, user: str) -> dict[str, int]:
     """Delete ``user``'s rows from the feedback tables (``feedback*``), if they exist.
 
     Generic over the table layout: the user column is ``user_id`` or ``user``. Returns rows
-    removed per table (empty when feedback was never stored).
+    removed per table (empty when feedback was never stored). On the Postgres backend ``conn``
+    is its :class:`~retrieval.store.pg_conn.PgConnection` (typed as the SQLite one it stands in
+    for) and the rows go in a transaction acting for ``user``.
     """
     check_user(user)
+    if not isinstance(conn, sqlite3.Connection):
+        return _delete_pg_feedback(conn, user)
     counts: dict[str, int] = {}
     tables = [
         r[0]
@@ -154,6 +188,17 @@ def delete_feedback(conn: sqlite3.Connection, user: str) -> dict[str, int]:
     with conn:
         for table in tables:
             columns = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
+            column = next((c for c in ("user_id", "user") if c in columns), None)
+            if column is not None:
+                cur = conn.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', (user,))
+                counts[table] = cur.rowcount
+    return counts
+
+
+def _delete_pg_feedback(conn: PgConnection, user: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    with conn.scope(user):
+        for table, columns in sorted(conn.table_columns("feedback").items()):
             column = next((c for c in ("user_id", "user") if c in columns), None)
             if column is not None:
                 cur = conn.execute(f'DELETE FROM "{table}" WHERE "{column}" = ?', (user,))

@@ -1,5 +1,6 @@
-"""`Services.delete_user` on a real data dir: nothing of the user is left in any SQLite table or
-on disk, and the other user's data is untouched."""
+"""`Services.delete_user` on a real data dir: nothing of the user is left in any SQLite table
+(or, on the Postgres backend, any table of its database) or on disk, and the other user's data
+is untouched."""
 
 from __future__ import annotations
 
@@ -61,14 +62,54 @@ def _rows_of(data_dir: Path, user: str, accounts: set[str]) -> dict[str, int]:
     return found
 
 
+def _pg_rows_of(url: str, user: str, accounts: set[str]) -> dict[str, int]:
+    """:func:`_rows_of` over every table of a Postgres database, keyed like the SQLite files'
+    (``mailmind.sqlite3:`` for the store's tables, ``checkpoints.sqlite3:`` for LangGraph's)."""
+    import psycopg
+
+    found: dict[str, int] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET app.admin = 'on'")  # row-level security would hide other users
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() ORDER BY 1"
+            )
+        ]
+        for table in tables:
+            for row in conn.execute(f'SELECT * FROM "{table}"'.encode()):
+                if any(
+                    isinstance(v, str) and (v == user or v.startswith(f"{user}/") or v in accounts)
+                    for v in row
+                ):
+                    home = "checkpoints" if table.startswith("checkpoint") else "mailmind"
+                    key = f"{home}.sqlite3:{table}"
+                    found[key] = found.get(key, 0) + 1
+    return found
+
+
 def _files(data_dir: Path) -> set[Path]:
     return {p.relative_to(data_dir) for p in data_dir.rglob("*") if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Services, Path]]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=[pytest.mark.server])]
+)
+def populated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Services, Path]]:
     data = Path(tmp_path_factory.mktemp("delete-user"))
-    settings = Settings(data_dir=data / "data", _env_file=None)  # type: ignore[call-arg]
+    store: dict[str, str] = {"backend": request.param}
+    if request.param == "postgres":
+        from tests.pg_server import PostgresServer
+
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        template: str = request.getfixturevalue("postgres_migrated")
+        server.drop_database("delete_user")
+        store["url"] = server.create_database("delete_user", template=template)
+        request.addfinalizer(lambda: server.drop_database("delete_user"))
+    settings = Settings(data_dir=data / "data", store=store, _env_file=None)  # type: ignore[call-arg,arg-type]
     settings.sync.imap = [
         _account(MailAccount, "demo-imap", "demo"),
         _account(MailAccount, "other-imap", "other"),
@@ -106,9 +147,16 @@ def test_delete_user_leaves_nothing_of_the_user_and_keeps_the_other(
     populated: tuple[Services, Path],
 ) -> None:
     services, data_dir = populated
+
+    def rows_of(user: str, accounts: set[str]) -> dict[str, int]:
+        url = services.settings.store.url
+        if url is None:
+            return _rows_of(data_dir, user, accounts)
+        return _pg_rows_of(url.get_secret_value(), user, accounts)
+
     demo_accounts = {"demo-imap", "demo-dav"}
     # The set-up really put demo's data everywhere the deletion must reach.
-    before = _rows_of(data_dir, "demo", demo_accounts)
+    before = rows_of("demo", demo_accounts)
     for table in (
         "messages", "message_addresses", "attachments", "threads", "quarantine", "sources",
         "ingest_runs", "message_locations", "users", "cal_components", "cal_people",
@@ -116,12 +164,13 @@ def test_delete_user_leaves_nothing_of_the_user_and_keeps_the_other(
         "imap_messages", "dav_items", "api_keys", "feedback",
     ):  # fmt: skip
         assert before.get(f"mailmind.sqlite3:{table}", 0) > 0, table
-    assert before["checkpoints.sqlite3:checkpoints"] and before["checkpoints.sqlite3:writes"]
+    writes = "writes" if services.settings.store.backend == "sqlite" else "checkpoint_writes"
+    assert before["checkpoints.sqlite3:checkpoints"] and before[f"checkpoints.sqlite3:{writes}"]
     shard = services.settings.index_dir / services.settings.index.collection / USERS_DIR
     assert (shard / user_dir_name("demo")).is_dir() and services.index.count("demo") > 40
     assert any((data_dir / "quarantine" / "demo").rglob("*.eml"))
 
-    other_rows = _rows_of(data_dir, "other", {"other-imap"})
+    other_rows = rows_of("other", {"other-imap"})
     other_stats = services.store.stats("other")
     other_points = services.index.count("other")
     other_files = {p for p in _files(data_dir) if "quarantine" in p.parts and "other" in p.parts}
@@ -131,12 +180,12 @@ def test_delete_user_leaves_nothing_of_the_user_and_keeps_the_other(
 
     assert removed["mail.messages"] == before["mailmind.sqlite3:messages"]
     assert removed["keys.api_keys"] == 1 and removed["feedback.feedback"] == 1
-    assert removed["checkpoints.checkpoints"] == 1 and removed["checkpoints.writes"] == 1
+    assert removed["checkpoints.checkpoints"] == 1 and removed[f"checkpoints.{writes}"] == 1
     assert removed["pim.imap_folders"] == 1 and removed["pim.dav_items"] == 1
     assert removed["quarantine.files"] == 1 and removed["mail.quarantine_files"] == 0
     assert removed["index.points"] > 40
     # Nothing of demo in any column of any table of any SQLite file.
-    assert _rows_of(data_dir, "demo", demo_accounts) == {}
+    assert rows_of("demo", demo_accounts) == {}
     # Nothing of demo on disk: no quarantine folder, no index shard.
     assert not (data_dir / "quarantine" / "demo").exists()
     assert not (shard / user_dir_name("demo")).exists()
@@ -144,7 +193,7 @@ def test_delete_user_leaves_nothing_of_the_user_and_keeps_the_other(
     assert services.index.count("demo") == 0
     assert services.store.search_text("demo", "meeting") == []
     # The other user is untouched.
-    assert _rows_of(data_dir, "other", {"other-imap"}) == other_rows
+    assert rows_of("other", {"other-imap"}) == other_rows
     assert services.store.stats("other") == other_stats
     assert services.index.count("other") == other_points
     assert other_files <= _files(data_dir)

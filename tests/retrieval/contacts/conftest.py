@@ -1,18 +1,20 @@
-"""Fixtures for contacts tests."""
+"""Fixtures for contacts tests: the store on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from retrieval.store.contacts import ContactStore
+from retrieval.store.pim import open_pim
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[ContactStore]:
-    """A fresh contact store in a temporary SQLite file."""
-    s = ContactStore(tmp_path / "contacts.sqlite3")
-    yield s
-    s.close()
+def store(backend_settings: Settings) -> Iterator[ContactStore]:
+    """A fresh contact store on the parametrised backend (a temporary SQLite file, or a
+    database of its own on the session's Postgres cluster)."""
+    pim = open_pim(backend_settings)
+    yield pim.contacts
+    pim.close()

@@ -1,11 +1,10 @@
-"""Per-user deletion in each store, capped per-user quarantine copies, hashed keys on disk."""
+"""Per-user deletion in each store, capped per-user quarantine copies, hashed keys at rest
+(on SQLite and Postgres)."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-
-import pytest
 
 from core.settings import Settings
 from retrieval.ingest.mail import Ingestor
@@ -14,6 +13,7 @@ from retrieval.store.pim import open_pim
 from retrieval.store.pim_sqlite import connect
 from retrieval.store.sqlite import SQLiteStore
 from retrieval.store.users import delete_checkpoints, delete_feedback, delete_quarantine
+from tests.retrieval.store.conftest import all_rows, conn_rows
 
 MAIL = (
     "From: ann@example.com\nTo: {user}@example.com\nSubject: note {n}\n"
@@ -33,13 +33,6 @@ def _mailbox(folder: Path, user: str, junk: dict[str, bytes]) -> Path:
 def _junk(size: int, seed: int) -> bytes:
     # Not an email (no header line), so it is quarantined; distinct bytes, distinct copies.
     return bytes([0, seed]) + bytes((i * 7 + seed) % 256 for i in range(size - 2))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    s = SQLiteStore(tmp_path / "db.sqlite3")
-    s.migrate()
-    return s
 
 
 def test_quarantine_copies_are_per_user_and_capped(store: SQLiteStore, tmp_path: Path) -> None:
@@ -85,8 +78,12 @@ def test_mail_store_delete_user_removes_every_row_of_that_user_only(
     assert counts["quarantine"] == 1 and counts["quarantine_files"] == 1
     for table in SQLiteStore.USER_TABLES:
         column = "id" if table == "users" else "user_id"
-        n = store.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {column}='alice'")
-        assert n.fetchone()[0] == 0, table
+        # Every user's rows are visible here (on Postgres, RLS would hide alice's anyway).
+        (n,) = all_rows(store, f"SELECT COUNT(*) FROM {table} WHERE {column}='alice'")
+        assert n[0] == 0, table
+        if table != "users":
+            (left,) = all_rows(store, f"SELECT COUNT(*) FROM {table} WHERE {column}='bob'")
+            assert left[0] > 0 or table in ("deletions", "attachments"), table
     # The FTS index forgot alice's text, bob's is intact.
     assert store.search_text("alice", "note") == []
     assert len(store.search_text("bob", "note")) == 3
@@ -94,9 +91,10 @@ def test_mail_store_delete_user_removes_every_row_of_that_user_only(
     assert all(Path(q.raw_path or "").exists() for q in store.list_quarantine("bob"))
 
 
-def test_pim_delete_user_covers_calendar_contacts_and_sync_state(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
-    pim = open_pim(settings)
+def test_pim_delete_user_covers_calendar_contacts_and_sync_state(
+    backend_settings: Settings,
+) -> None:
+    pim = open_pim(backend_settings)
     try:
         for user in ("alice", "bob"):
             pim.contacts.record_mail_people(
@@ -110,7 +108,7 @@ def test_pim_delete_user_covers_calendar_contacts_and_sync_state(tmp_path: Path)
         assert counts["dav_collections"] == 0
         assert pim.imap_state.known("alice-imap", "INBOX") == {}
         assert set(pim.imap_state.known("bob-imap", "INBOX")) == {1, 2}
-        seen = pim.contacts.conn.execute("SELECT user FROM mail_people_seen").fetchall()
+        seen = conn_rows(pim.contacts.conn, "SELECT user FROM mail_people_seen")
         assert [r["user"] for r in seen] == ["bob"]
     finally:
         pim.close()
@@ -141,6 +139,40 @@ def test_checkpoints_and_feedback_of_one_user_are_deleted(tmp_path: Path) -> Non
     assert delete_feedback(db, "alice") == {"feedback": 2}
     assert [r["user_id"] for r in db.execute("SELECT user_id FROM feedback")] == ["bob"]
     db.close()
+
+
+def test_feedback_of_one_user_is_deleted_on_both_backends(backend_settings: Settings) -> None:
+    from retrieval.store.feedback import FeedbackRecord, open_feedback_store
+
+    store = open_feedback_store(backend_settings)
+    try:
+        for user, kind in (("alice", "chip"), ("alice", "answer"), ("bob", "chip")):
+            store.add(user, FeedbackRecord(kind=kind, rating="up"))  # type: ignore[arg-type]
+        assert store.users() == ["alice", "bob"]
+        assert delete_feedback(store.conn, "alice") == {"feedback": 2}
+        assert store.list("alice") == [] and len(store.list("bob")) == 1
+        assert store.stats("bob")["ratings"] == {"up": 1, "down": 0, "up_rate": 1.0}
+    finally:
+        store.close()
+
+
+def test_api_key_lifecycle_and_no_secret_in_the_table(backend_settings: Settings) -> None:
+    from retrieval.store.keys import open_key_store
+
+    keys = open_key_store(backend_settings)
+    try:
+        key, token = keys.create("alice", name="laptop")
+        other, _ = keys.create("bob")
+        secret = token.removeprefix(f"mm_{key.key_id}_")
+        assert keys.verify(token) == key and keys.verify(token[:-1] + "x") is None
+        dump = repr([tuple(r) for r in conn_rows(keys.conn, "SELECT * FROM api_keys")])
+        assert key.key_id in dump and secret not in dump and token not in dump
+        assert [k.key_id for k in keys.list("alice")] == [key.key_id]
+        assert {k.key_id for k in keys.list()} == {key.key_id, other.key_id}
+        assert keys.revoke(key.key_id).revoked and keys.verify(token) is None
+        assert keys.delete_user("alice") == 1 and [k.user for k in keys.list()] == ["bob"]
+    finally:
+        keys.close()
 
 
 def test_api_key_secret_is_never_written_to_disk(tmp_path: Path) -> None:

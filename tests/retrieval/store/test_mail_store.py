@@ -1,4 +1,5 @@
-"""SQLite store: schema versioning, per-user isolation on every read, FTS, deletions."""
+"""Mail store on both backends: schema versioning, per-user isolation on every read, full-text
+search, deletions, quarantine."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from core.errors import InputError, MigrationError
 from retrieval.ingest.mail import Ingestor
 from retrieval.store.migrations import MIGRATIONS
 from retrieval.store.sqlite import SQLiteStore
+from tests.retrieval.store.conftest import all_rows
 
 MAIL = """From: {sender}
 To: {to}
@@ -32,22 +34,16 @@ def write_mail(folder: Path, n: int, **kw: str) -> None:
     (folder / f"{n}.eml").write_text(MAIL.format(**fields))
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
-    s = SQLiteStore(tmp_path / "db.sqlite3")
-    s.migrate()
-    return s
-
-
 def _ingest(store: SQLiteStore, tmp_path: Path, user: str, folder: Path) -> None:
     Ingestor(store, quarantine_dir=tmp_path / "q", workers=0).ingest(user, folder)
 
 
-def test_schema_is_versioned_and_wal(store: SQLiteStore, tmp_path: Path) -> None:
+def test_schema_is_versioned_and_wal(store: SQLiteStore, store_backend: str) -> None:
     assert store.schema_version() == len(MIGRATIONS)
     assert store.migrate() == len(MIGRATIONS)  # idempotent
-    mode = store.conn.execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
+    if store_backend == "sqlite":
+        mode = store.conn.execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode == "wal"
     store.conn.execute("UPDATE schema_versions SET version = 999 WHERE component = 'mail'")
     with pytest.raises(MigrationError, match="upgrade mailmind"):
         store.migrate()
@@ -138,7 +134,7 @@ def test_quarantine_keeps_reason_and_raw_copy(store: SQLiteStore, tmp_path: Path
     # Re-running does not quarantine twice.
     _ingest(store, tmp_path, "u", folder)
     assert len(store.list_quarantine("u")) == 2
-    rows = store.conn.execute("SELECT status FROM ingest_runs ORDER BY id").fetchall()
+    rows = all_rows(store, "SELECT status FROM ingest_runs ORDER BY id")
     assert [r["status"] for r in rows] == ["completed", "completed"]
     # Raw copies are kept per user.
     assert Path(q["junk.eml"].raw_path or "").is_relative_to(tmp_path / "q" / "u")

@@ -1,0 +1,166 @@
+"""The SQLite → PostgreSQL dialect layer: the stores' SQL is written once, for SQLite.
+
+The calendar, contact, sync-state, key, feedback, action and mail stores keep their SQL in
+SQLite's dialect; on the Postgres backend :class:`~retrieval.store.pg_conn.PgConnection` runs
+each statement through :func:`translate` (cached per statement) and each migration through
+:func:`translate_ddl`. Only what those stores use is translated, on purpose: a statement this
+layer does not understand is a bug to fix here (or a reason to write that query twice), never
+something to guess at.
+
+Queries (:func:`translate`):
+
+* ``?`` placeholders become ``%s`` (and a literal ``%`` becomes ``%%``), outside string
+  literals and quoted identifiers.
+* ``INSERT OR IGNORE`` becomes ``INSERT … ON CONFLICT DO NOTHING``; ``INSERT OR REPLACE``
+  becomes ``INSERT … ON CONFLICT (<primary key>) DO UPDATE SET`` every other inserted column
+  (the key comes from the catalogue, so the caller passes a lookup).
+* The bare identifier ``user`` (a column of the calendar and contact tables) is quoted: in
+  Postgres it is a reserved word meaning ``CURRENT_USER``, so ``WHERE user = ?`` would compare
+  with the role name and silently match nothing.
+* ``LIKE`` becomes ``ILIKE``: SQLite's ``LIKE`` ignores (ASCII) case, Postgres' does not.
+
+Schema (:func:`translate_ddl`): ``INTEGER PRIMARY KEY [AUTOINCREMENT]`` becomes an identity
+column, ``INTEGER`` → ``BIGINT`` (SQLite integers are 64-bit), ``REAL`` → ``DOUBLE PRECISION``,
+``BLOB`` → ``BYTEA``; a table without an integer primary key gets the ``rowid`` SQLite gives
+every table implicitly (an identity column, so ``ORDER BY rowid`` keeps meaning insertion order
+and ``lastrowid`` works; ``BY DEFAULT`` so a batch insert may draw its rowids up front). Tables
+with a ``user`` / ``user_id`` column get row-level security (see :func:`rls_statements`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+#: Session setting naming the user a transaction acts for (``SET LOCAL`` by the store).
+USER_SETTING = "app.user"
+#: Session setting that lets maintenance code (key lookup by id, user listing) see every row.
+ADMIN_SETTING = "app.admin"
+#: Columns that make a table user-owned (and so subject to row-level security).
+USER_COLUMNS = ("user_id", "user")
+
+# A string literal, a quoted identifier, or one character of anything else.
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[^'\"]+", re.S)
+_INSERT_OR = re.compile(
+    r"^\s*INSERT\s+OR\s+(IGNORE|REPLACE)\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.I | re.S
+)
+_BARE_USER = re.compile(r"(?<![\w\"])user(?![\w\"])")
+_LIKE = re.compile(r"(?<!\w)LIKE(?!\w)", re.I)
+
+
+def _map_code(sql: str, fn: Callable[[str], str]) -> str:
+    """Apply ``fn`` to the parts of ``sql`` outside literals and quoted identifiers."""
+    out: list[str] = []
+    for part in _TOKEN.findall(sql):
+        out.append(part if part[0] in "'\"" else fn(part))
+    return "".join(out)
+
+
+def _code(part: str) -> str:
+    part = part.replace("%", "%%").replace("?", "%s")
+    part = _BARE_USER.sub('"user"', part)
+    return _LIKE.sub("ILIKE", part)
+
+
+def _literal_percent(sql: str) -> str:
+    # Inside literals too: psycopg reads every ``%`` of a query that has parameters.
+    out: list[str] = []
+    for part in _TOKEN.findall(sql):
+        out.append(part.replace("%", "%%") if part[0] == "'" else part)
+    return "".join(out)
+
+
+def _quote(column: str) -> str:
+    return '"user"' if column == "user" else column
+
+
+def translate(sql: str, primary_key: Callable[[str], Sequence[str]]) -> str:
+    """One SQLite statement in Postgres' dialect, for psycopg (``%s`` parameters).
+
+    ``primary_key(table)`` names a table's key columns (needed for ``INSERT OR REPLACE``).
+    """
+    conflict = ""
+    match = _INSERT_OR.match(sql)
+    if match:
+        kind, table = match.group(1).upper(), match.group(2)
+        columns = [c.strip().strip('"') for c in match.group(3).split(",")]
+        sql = "INSERT INTO" + sql[match.start(2) - 1 :]
+        if kind == "IGNORE":
+            conflict = " ON CONFLICT DO NOTHING"
+        else:
+            key = list(primary_key(table))
+            if not key:
+                raise ValueError(f"INSERT OR REPLACE into {table}, which has no primary key")
+            rest = [c for c in columns if c not in key]
+            action = (
+                "DO UPDATE SET " + ", ".join(f"{_quote(c)} = EXCLUDED.{_quote(c)}" for c in rest)
+                if rest
+                else "DO NOTHING"
+            )
+            conflict = f" ON CONFLICT ({', '.join(_quote(c) for c in key)}) {action}"
+    translated = _literal_percent(_map_code(sql.strip().rstrip(";"), _code))
+    return translated + conflict
+
+
+_INT_PK = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY(\s+AUTOINCREMENT)?", re.I)
+_CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\s*\(", re.I)
+
+
+def _ddl_code(part: str) -> str:
+    part = _INT_PK.sub("BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", part)
+    part = re.sub(r"\bINTEGER\b", "BIGINT", part, flags=re.I)
+    part = re.sub(r"\bREAL\b", "DOUBLE PRECISION", part, flags=re.I)
+    part = re.sub(r"\bBLOB\b", "BYTEA", part, flags=re.I)
+    return _BARE_USER.sub('"user"', part)
+
+
+def created_table(statement: str) -> str | None:
+    """The table a ``CREATE TABLE`` statement creates, else ``None``."""
+    match = _CREATE_TABLE.match(statement)
+    return match.group(1) if match else None
+
+
+def user_column(statement: str) -> str | None:
+    """The user-owner column a ``CREATE TABLE`` statement declares, if any."""
+    for column in USER_COLUMNS:
+        if re.search(rf"[(,]\s*\"?{column}\"?\s+TEXT\b", statement, re.I):
+            return column
+    return None
+
+
+def translate_ddl(statement: str) -> list[str]:
+    """One SQLite schema statement as Postgres statements (RLS added to user-owned tables)."""
+    out = _map_code(statement.strip().rstrip(";"), _ddl_code)
+    table = created_table(statement)
+    if table is None:
+        return [out]
+    if not _INT_PK.search(statement):
+        # SQLite's implicit rowid, made explicit (insertion order, lastrowid).
+        head = _CREATE_TABLE.match(out)
+        assert head is not None
+        rowid = "\n    rowid BIGINT GENERATED BY DEFAULT AS IDENTITY,"
+        out = f"{out[: head.end()]}{rowid}{out[head.end() :]}"
+    column = user_column(statement)
+    return [out, *(rls_statements(table, column) if column else [])]
+
+
+def rls_statements(table: str, column: str) -> list[str]:
+    """Row-level security on ``table``: a row is visible and writable only in a transaction
+    whose ``app.user`` is the row's owner (or one marked ``app.admin``).
+
+    ``FORCE`` makes the policy bind the table's owner too, i.e. the role the service connects
+    as; only superusers and ``BYPASSRLS`` roles escape it (the store warns about those). The
+    statements are idempotent, so a re-run schema script can carry them.
+    """
+    owner = _quote(column)
+    check = (
+        f"{owner} = current_setting('{USER_SETTING}', true) "
+        f"OR current_setting('{ADMIN_SETTING}', true) = 'on'"
+    )
+    policy = f"{table}_owner"
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"DROP POLICY IF EXISTS {policy} ON {table}",
+        f"CREATE POLICY {policy} ON {table} USING ({check}) WITH CHECK ({check})",
+    ]
