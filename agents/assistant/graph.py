@@ -76,6 +76,7 @@ CAPABILITIES: dict[str, str] = {
     "list_events": "list your calendar events",
     "find_free_time": "find free time for a meeting",
     "lookup_contacts": "look up your contacts",
+    "list_messages": "list who wrote to you and when",
 }
 #: Questions about the assistant itself: answered from :data:`CAPABILITIES`, not by the model.
 _ABOUT_CUE = re.compile(
@@ -400,6 +401,7 @@ def _primary_ids(artifact: BaseModel) -> list[str]:
     from tools.schemas import (
         FindFreeTimeResult,
         ListEventsResult,
+        ListMessagesResult,
         LookupContactsResult,
         MessageView,
         SearchMailboxResult,
@@ -418,6 +420,8 @@ def _primary_ids(artifact: BaseModel) -> list[str]:
         return [c.contact_id for c in artifact.contacts]
     if isinstance(artifact, FindFreeTimeResult):
         return [b.event_id for b in artifact.busy]
+    if isinstance(artifact, ListMessagesResult):
+        return [h.message_id for h in artifact.messages]
     return []
 
 
@@ -443,9 +447,18 @@ def _all_tool_artifacts(state: AssistantState) -> list[BaseModel]:
 
 
 def _follow_ups(tool: str, artifact: BaseModel, state: AssistantState) -> list[str]:
-    from tools.schemas import ListEventsResult, LookupContactsResult, SearchMailboxResult
+    from agents.assistant.mail_asks import is_content
+    from tools.schemas import (
+        ListEventsResult,
+        ListMessagesResult,
+        LookupContactsResult,
+        SearchMailboxResult,
+    )
 
     question = state.get("question", "")
+    if tool == "list_messages" and isinstance(artifact, ListMessagesResult):
+        # "What did Leah say in her last email": read the newest message listed.
+        return ["read_message"] if artifact.messages and is_content(question) else []
     if tool == "list_events" and isinstance(artifact, ListEventsResult) and not artifact.events:
         # Nothing on the calendar then: the meeting may live only in mail ("Room for
         # tomorrow's meeting"), as it does for mailboxes without a calendar.
@@ -533,11 +546,16 @@ def _args_for(
 
 def _id_args(tool: str, artifacts: list[BaseModel]) -> dict[str, Any]:
     """read_* arguments come from what tools returned, never from model text."""
-    from tools.schemas import SearchMailboxResult
+    from tools.schemas import ListMessagesResult, SearchMailboxResult
 
     for artifact in reversed(artifacts):
-        if isinstance(artifact, SearchMailboxResult) and artifact.hits:
-            top = artifact.hits[0]
+        hits = (
+            artifact.hits if isinstance(artifact, SearchMailboxResult)
+            else artifact.messages if isinstance(artifact, ListMessagesResult)
+            else []
+        )  # fmt: skip
+        if hits:
+            top = hits[0]
             if tool == "read_thread":
                 return {"thread_id": top.thread_id}
             return {"message_id": top.message_id}
@@ -584,6 +602,7 @@ _RESULT_TOOLS: dict[str, tuple[str, ...]] = {
     "list_events": ("ListEventsResult",),
     "find_free_time": ("FindFreeTimeResult", "LookupContactsResult"),
     "lookup_contacts": ("LookupContactsResult", "SearchMailboxResult", "MessageView"),
+    "list_messages": ("ListMessagesResult", "MessageView"),
 }
 
 
