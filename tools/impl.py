@@ -230,6 +230,9 @@ def list_events(args: ListEventsArgs, ctx: AgentContext) -> ListEventsResult:
             known = any(_matches(e, args.query) for e in around)
         else:
             events = hits
+    if end <= ctx.now and len(events) > args.limit:
+        # Looking back ("when was my last 1:1"): the most recent events matter, not the oldest.
+        events = events[-args.limit :]
     from retrieval.ingest.hooks import own_addresses
 
     own = frozenset(own_addresses(ctx.backends.store, ctx.user)) if events else frozenset()

@@ -46,8 +46,13 @@ _DURATION = re.compile(r"(\d+)\s*-?\s*(min|minute|minutes|mins|hour|hours|hr|hrs
 
 def content_words(text: str) -> list[str]:
     """Lower-cased words of ``text`` minus stop words (keeps ids like nw-482)."""
-    words = [re.sub(r"'s$", "", w.strip("'.")) for w in re.findall(r"\w[\w.\-@']*", text.lower())]
+    # "1:1" / "one on one" is a meeting's name, and the one token here with a colon.
+    text = _ONE_ON_ONE.sub(" 1:1 ", text.lower())
+    words = [re.sub(r"'s$", "", w.strip("'.")) for w in re.findall(r"1:1|\w[\w.\-@']*", text)]
     return [w for w in words if w not in _STOP and len(w) > 1]
+
+
+_ONE_ON_ONE = re.compile(r"\b(one[- ]on[- ]one|1[- ]on[- ]1|1-1)\b")
 
 
 def date_phrase(text: str) -> str | None:

@@ -229,18 +229,23 @@ def _event_detail(e: EventView, question: str) -> str:
 _WANTS_DETAIL = re.compile(r"\b(agenda|details?|about|bring|notes?|what is|what's)\b")
 
 
-def _best_events(events: list[EventView], question: str) -> list[EventView]:
+def _best_events(events: list[EventView], question: str, keep: int = 3) -> list[EventView]:
     """The events the question names (most title words in common), else all of them."""
     said = set(content_words(question))
-    # The people count too: "my next meeting with Kenji" names an attendee, not a title.
+    # The people count too ("my next meeting with Kenji" names an attendee), but less than
+    # the title: "my next meeting with Marcus" is the Dana / Marcus 1:1 before the standup.
     scored = [
-        (len(said & set(content_words(" ".join([e.summary, e.location, *e.attendees])))), e)
+        (
+            2 * len(said & set(content_words(f"{e.summary} {e.location}")))
+            + len(said & set(content_words(" ".join(e.attendees)))),
+            e,
+        )
         for e in events
     ]
     top = max(n for n, _ in scored)
     if top == 0:
         return events
-    return [e for n, e in scored if n == top][:3]
+    return [e for n, e in scored if n == top][:keep]
 
 
 def compose_events(
@@ -261,9 +266,11 @@ def compose_events(
         lines = [f"- {_event_line(e, question, ctx, cited)}" for e in events]
         return f"{head}Your calendar {period}:\n" + "\n".join(lines) + "\n" + zone.strip()
     if not _COUNT.search(q):
-        events = _best_events(events, question)
         if wants_one(question):
-            events = pick_one(events, question, ctx)
+            # Among all the events the question names, not the first three of them.
+            events = pick_one(_best_events(events, question, keep=len(events)), question, ctx)
+        else:
+            events = _best_events(events, question)
     lines = [f"- {_event_line(e, question, ctx, cited)}" for e in events]
     if _COUNT.search(q):
         n = len(events)
@@ -505,11 +512,18 @@ def compose_contacts(
     ctx: AgentContext | None = None,
     *,
     mail_too: bool = False,
+    senders: frozenset[str] = frozenset(),
 ) -> str | None:
-    """Contacts with the fields asked for; None when no contact answers (search mail then)."""
+    """Contacts with the fields asked for; None when no contact answers (search mail then).
+
+    ``senders``: addresses of the mail found; their contacts count as named by the question
+    ("the guy who sent us the quote - what's his number")."""
     useful = [c for c in result.contacts if contact_has_answer(c, question)]
     said = set(content_words(question))
-    named = [c for c in useful if said & set(content_words(c.name))]
+    named = [
+        c for c in useful
+        if said & set(content_words(c.name)) or {e.lower() for e in c.emails} & senders
+    ]  # fmt: skip
     # With mail found too, only a person the question names answers it ("po number for the
     # castellan order" is about an order, not about Castellan's account manager's phone).
     useful = named if (named or mail_too) else useful[:1]
@@ -789,6 +803,23 @@ _COUNT_WORDS = frozenset(
 )
 
 
+#: A person referred to without a name: "his number", "the guy who sent ...", "whoever ...".
+PERSON_REF = re.compile(
+    r"\b(his|her|their|him|them|the (guy|person|man|woman|one|sender|lady)|whoever|"
+    r"who (sent|wrote|emailed)|sender)\b",
+    re.I,
+)
+
+
+def _sender_addresses(artifacts: Sequence[BaseModel]) -> frozenset[str]:
+    """Lower-cased sender addresses of the mail in ``artifacts``."""
+    out = set()
+    for sender in _senders(artifacts).values():
+        addr = sender.split("<", 1)[1].rstrip(">") if "<" in sender else sender
+        out.add(addr.strip().lower())
+    return frozenset(out)
+
+
 def _senders(artifacts: Sequence[BaseModel]) -> dict[str, str]:
     """Message id → sender, for every message in ``artifacts``."""
     out: dict[str, str] = {}
@@ -891,7 +922,12 @@ def compose(
         contacts = []
     contact_text = None
     for c in contacts:
-        contact_text = compose_contacts(c, question, cited, ctx, mail_too=bool(mail))
+        # "The guy who sent the quote - his number": the sender of the mail found is named.
+        refers = PERSON_REF.search(question) is not None
+        contact_text = compose_contacts(
+            c, question, cited, ctx, mail_too=bool(mail),
+            senders=_sender_addresses(mail) if refers else frozenset(),
+        )  # fmt: skip
         if contact_text:
             parts.append(contact_text)
             break
@@ -925,7 +961,9 @@ def compose(
         parts.append(compose_topic_senders(hits, question, own_addresses_of(ctx), cited))
     elif mail and not contact_text:
         # A field of a person the contacts lack (a birthday, a phone): only mail that has one.
-        need = _FIELD_EVIDENCE.get(fields[0]) if contacts and fields else None
+        # (Only for a question about a person: "po number for the order" is about mail.)
+        person_ask = primary in (None, "lookup_contacts")
+        need = _FIELD_EVIDENCE.get(fields[0]) if contacts and fields and person_ask else None
         person = _person_words(contacts, question) if need is not None else None
         text = compose_mail(mail, question, cited, embedder, require=need, person=person)
         if need is not None and text.startswith("I couldn't"):

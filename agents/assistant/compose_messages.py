@@ -72,6 +72,15 @@ def compose_message_list(
 ) -> str:
     """The answer a ``list_messages`` result gives to a record question (see the module doc)."""
     kind = record_kind(question)
+    # Read/unread state is not something the tools return: say so rather than imply it.
+    caveat = " (I can't tell which of them you have read.)" if _UNREAD.search(question) else ""
+    return _record_answer(result, question, kind, cited) + caveat
+
+
+_UNREAD = re.compile(r"\b(unread|unopened|haven't (read|opened)|not (read|opened))\b", re.I)
+
+
+def _record_answer(result: ListMessagesResult, question: str, kind: str, cited: list[str]) -> str:
     person = _person(result)
     period = _period(result)
     if result.total == 0:

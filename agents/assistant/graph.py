@@ -31,9 +31,15 @@ from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
-from agents.assistant.args import heuristic_args, reconcile
+from agents.assistant.args import heuristic_args, names_in, reconcile
 from agents.assistant.budget import PromptBudget, token_counter
-from agents.assistant.compose import Composed, compose, contact_has_answer, scrub_unverified
+from agents.assistant.compose import (
+    PERSON_REF,
+    Composed,
+    compose,
+    contact_has_answer,
+    scrub_unverified,
+)
 from agents.assistant.evidence import describe
 from agents.assistant.evidence import render as render_evidence
 from agents.assistant.router import MAIL_TOOLS, clauses
@@ -500,6 +506,10 @@ def _args_for(
     if tool in ("read_message", "read_thread"):
         return _id_args(tool, artifacts)
     fallback = heuristic_args(tool, question, ctx)
+    # "The guy who sent us the quote - what's his number": the person is the sender of the
+    # mail just found, not words of the question.
+    if tool == "lookup_contacts" and not names_in(question) and PERSON_REF.search(question):
+        fallback["query"] = _mail_sender(artifacts, ctx) or fallback["query"]
     if tool == "find_free_time":
         emails = _contact_emails(artifacts)
         if emails:
@@ -561,6 +571,26 @@ def _id_args(tool: str, artifacts: list[BaseModel]) -> dict[str, Any]:
             return {"message_id": top.message_id}
     key = "thread_id" if tool == "read_thread" else "message_id"
     return {key: "unknown"}
+
+
+def _mail_sender(artifacts: list[BaseModel], ctx: AgentContext) -> str | None:
+    """The sender (name, else address) of the best mail found that is not the user's own."""
+    from tools.messages import own_addresses_of
+    from tools.schemas import MessageView, SearchMailboxResult
+
+    own = own_addresses_of(ctx)
+    for artifact in artifacts:
+        senders = (
+            [h.sender for h in artifact.hits] if isinstance(artifact, SearchMailboxResult)
+            else [artifact.sender] if isinstance(artifact, MessageView)
+            else []
+        )  # fmt: skip
+        for sender in senders:
+            name, _, addr = sender.partition("<")
+            addr = addr.rstrip(">").strip().lower() or name.strip().lower()
+            if addr and addr not in own:
+                return name.strip() or addr
+    return None
 
 
 def _contact_emails(artifacts: list[BaseModel]) -> list[str]:
@@ -644,11 +674,14 @@ def _compose_parts(
         return compose(state["question"], artifacts, ctx, embedder, primary=primary)
     texts: list[str] = []
     cited: list[str] = []
-    for i, (ask, tool) in enumerate(parts, start=1):
+    for ask, tool in parts:
         kinds = _RESULT_TOOLS.get(tool, ())
         mine = [a for a in artifacts if type(a).__name__ in kinds]
         got = compose(ask, mine, ctx, embedder) if mine else None
         text = got.text if got else f'I couldn\'t find anything for "{ask}".'
         cited += [c for c in (got.cited if got else []) if c not in cited]
-        texts.append(f"{i}. {text}")
-    return Composed("\n".join(texts), cited)
+        if text not in texts:  # two asks one tool result answers: say it once
+            texts.append(text)
+    if len(texts) == 1:
+        return Composed(texts[0], cited)
+    return Composed("\n".join(f"{i}. {t}" for i, t in enumerate(texts, start=1)), cited)

@@ -52,7 +52,13 @@ _TO = re.compile(
     rf"(?P<p>[^?,;!]+)",
     re.I,
 )
-_LAST = re.compile(r"\b(last|latest|most recent|newest|recently|how long since|when did)\b", re.I)
+#: "last" that names a period ("emails from last week") is a date filter, not "the newest".
+_LAST = re.compile(
+    r"\b(last|latest|most recent|newest|recently|how long since|when did)\b"
+    r"(?! (week|month|year|night|weekend|monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"sunday)\b)",
+    re.I,
+)
 _COUNT = re.compile(r"\b(how many|number of|how often|count)\b", re.I)
 _TOP = re.compile(
     r"\bwho\b.{0,40}\b(most|the most|most often|more than anyone)\b|\btop (senders?|"
@@ -73,6 +79,8 @@ _RECORD = re.compile(
     rf"|\bwho\b.{{0,15}}\bmost\b.{{0,20}}\b{_MAIL}\b"
     rf"|\btop (senders?|correspondents?)\b"
     rf"|\bany\b.{{0,15}}\b{_MAIL}\b.{{0,10}}\bfrom\b|\b(anything|something) from\b"
+    rf"|\b(show|list|give)( me)?( all)?( my| the)? (e-?mails|mails|messages)\b"
+    rf"|\bwhat (e-?mails|mails?|messages)\b.{{0,20}}\b(get|got|receive|received|come in|arrive)"
     rf"|\b(did|has|have)\b.{{0,30}}\b{_SEND}\b.{{0,15}}\b(me|us|lately|recently|today|"
     rf"yesterday|this week|this month)\b",
     re.I,
