@@ -736,10 +736,7 @@ def compose_mail(
     require = require or next((tok for ask, tok, _ in _MUST if ask.search(q)), None)
     if person:
         senders = _senders(artifacts)
-        candidates = [
-            c for c in candidates
-            if person & {fold(w) for w in content_words(f"{c[0]} {senders.get(c[1], '')}")}
-        ]  # fmt: skip
+        candidates = [c for c in candidates if person & _pieces(f"{c[0]} {senders.get(c[1], '')}")]
     if require is not None:
         candidates = [c for c in candidates if require.search(c[0])]
         if not candidates:
@@ -809,6 +806,15 @@ PERSON_REF = re.compile(
     r"who (sent|wrote|emailed)|sender)\b",
     re.I,
 )
+
+
+def _organizers(artifacts: Sequence[BaseModel], question: str) -> frozenset[str]:
+    """Lower-cased organizer addresses of the events the question names best."""
+    return frozenset(
+        e.organizer.removeprefix("mailto:").lower()
+        for a in artifacts if isinstance(a, ListEventsResult) and a.events
+        for e in _best_events(a.events, question) if e.organizer
+    )  # fmt: skip
 
 
 def _sender_addresses(artifacts: Sequence[BaseModel]) -> frozenset[str]:
@@ -924,9 +930,10 @@ def compose(
     for c in contacts:
         # "The guy who sent the quote - his number": the sender of the mail found is named.
         refers = PERSON_REF.search(question) is not None
+        meant = _sender_addresses(mail) | _organizers(artifacts, question)
         contact_text = compose_contacts(
             c, question, cited, ctx, mail_too=bool(mail),
-            senders=_sender_addresses(mail) if refers else frozenset(),
+            senders=meant if refers else frozenset(),
         )  # fmt: skip
         if contact_text:
             parts.append(contact_text)
@@ -1001,9 +1008,13 @@ _FIELD_WORDS = {"birthday": "birthday", "phones": "phone number", "emails": "ema
 def _person_words(contacts: list[LookupContactsResult], question: str) -> set[str] | None:
     """Name words (folded) of the person a field question is about: the contacts the question
     names (None when it names none: "whoever runs the review" is found by the field alone)."""
+    if PERSON_REF.search(question) and not names_in(question):
+        return None
     said = set(content_words(question))
     named = [c.name for r in contacts for c in r.contacts if said & set(content_words(c.name))]
-    return ({fold(w) for w in content_words(" ".join(named))} - _GENERIC) or None
+    # A contact known only by address ("ina.rangel@enron.com") is named by the lookup words.
+    words = _pieces(" ".join(named)) if named else _pieces(contacts[0].query if contacts else "")
+    return (words - _GENERIC) or None
 
 
 def _not_found_field(contacts: list[LookupContactsResult], question: str, field: str) -> str:
@@ -1011,6 +1022,8 @@ def _not_found_field(contacts: list[LookupContactsResult], question: str, field:
     said = set(content_words(question))
     named = [c.name for r in contacts for c in r.contacts if said & set(content_words(c.name))]
     what = _FIELD_WORDS.get(field, field)
+    if not named and contacts and not PERSON_REF.search(question):
+        named = [contacts[0].query]  # the name as the user wrote it
     if named:
         return f"I couldn't find {named[0]}'s {what} in your contacts or mail."
     return f"I couldn't find that {what} in your contacts or mail."

@@ -129,8 +129,12 @@ def compose_topic_senders(
         h for h in unique
         if not topic or topic & set(content_words(f"{h.subject} {h.snippet}"))
     ]  # fmt: skip
-    about = [h for h in about if _address(h.sender) not in own]
     label = " ".join(topic_words(question)) or "that"
+    theirs = [h for h in about if _address(h.sender) not in own]
+    if about and not theirs:
+        n = len(about)
+        return f"The {n} email{'s' * (n != 1)} about {label} I found are all from you."
+    about = theirs
     if not about:
         return f"I couldn't find any email about {label}."
     counts = Counter(_address(h.sender) for h in about)

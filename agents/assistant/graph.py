@@ -36,6 +36,7 @@ from agents.assistant.budget import PromptBudget, token_counter
 from agents.assistant.compose import (
     PERSON_REF,
     Composed,
+    asked_fields,
     compose,
     contact_has_answer,
     scrub_unverified,
@@ -465,6 +466,15 @@ def _follow_ups(tool: str, artifact: BaseModel, state: AssistantState) -> list[s
     if tool == "list_messages" and isinstance(artifact, ListMessagesResult):
         # "What did Leah say in her last email": read the newest message listed.
         return ["read_message"] if artifact.messages and is_content(question) else []
+    if (
+        tool == "list_events"
+        and isinstance(artifact, ListEventsResult)
+        and any(e.organizer for e in artifact.events)
+        and asked_fields(question)
+        and PERSON_REF.search(question)
+    ):
+        # "The phone number of whoever runs the review": the event's organizer, looked up.
+        return ["lookup_contacts"]
     if tool == "list_events" and isinstance(artifact, ListEventsResult) and not artifact.events:
         # Nothing on the calendar then: the meeting may live only in mail ("Room for
         # tomorrow's meeting"), as it does for mailboxes without a calendar.
@@ -509,7 +519,8 @@ def _args_for(
     # "The guy who sent us the quote - what's his number": the person is the sender of the
     # mail just found, not words of the question.
     if tool == "lookup_contacts" and not names_in(question) and PERSON_REF.search(question):
-        fallback["query"] = _mail_sender(artifacts, ctx) or fallback["query"]
+        who = _event_organizer(artifacts, question) or _mail_sender(artifacts, ctx)
+        fallback["query"] = who or fallback["query"]
     if tool == "find_free_time":
         emails = _contact_emails(artifacts)
         if emails:
@@ -571,6 +582,19 @@ def _id_args(tool: str, artifacts: list[BaseModel]) -> dict[str, Any]:
             return {"message_id": top.message_id}
     key = "thread_id" if tool == "read_thread" else "message_id"
     return {key: "unknown"}
+
+
+def _event_organizer(artifacts: list[BaseModel], question: str) -> str | None:
+    """The organizer's address of the event the question names best (of the events found)."""
+    from agents.assistant.compose import _best_events
+    from tools.schemas import ListEventsResult
+
+    for artifact in artifacts:
+        if isinstance(artifact, ListEventsResult) and artifact.events:
+            for e in _best_events(artifact.events, question):
+                if e.organizer:
+                    return e.organizer.removeprefix("mailto:")
+    return None
 
 
 def _mail_sender(artifacts: list[BaseModel], ctx: AgentContext) -> str | None:

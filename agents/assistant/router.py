@@ -26,6 +26,10 @@ from agents.assistant.mail_asks import is_record_question, is_topic_top_senders
 if TYPE_CHECKING:
     from retrieval.index.embeddings import Embedder
 
+#: Someone named by their role in an event: the event's organizer.
+_EVENT_ROLE = re.compile(
+    r"\b(whoever|who)( is|'s)? (running|organi[sz]ing|hosting|leading|chairing|in charge of)\b"
+)
 #: How far a rule-matched tool is put ahead of the best example-matched one.
 RULE_MARGIN = 0.1
 INTENTS_FILE = Path(__file__).with_name("intents.yaml")
@@ -210,6 +214,9 @@ class IntentRouter:
         # (``list_messages`` has no examples: questions of other tools share its words.)
         if is_record_question(text):
             scores["list_messages"] = max(scores.values()) + RULE_MARGIN
+        elif _EVENT_ROLE.search(lowered):
+            # "The number of whoever is running the review": the event says who that is.
+            scores["list_events"] = max(scores.values()) + RULE_MARGIN
         elif is_topic_top_senders(text):
             scores["search_mailbox"] = max(scores.values()) + RULE_MARGIN
         if max(scores.values()) < self.min_score:

@@ -288,3 +288,24 @@ def test_last_meeting_looks_back_to_the_latest(ctx: AgentContext) -> None:
     latest = max(past, key=lambda e: e.start)
     assert res.citations == [latest.uid]
     assert latest.start.astimezone(ctx.tz).strftime("%-d %b %Y %H:%M") in res.answer
+
+
+def test_whoever_runs_an_event_is_its_organizer(ctx: AgentContext) -> None:
+    question = "whats the phone number of whoever is running the certification test plan review"
+    res = ask(_graph(ctx), ctx, question)
+    assert [c.name for c in res.tool_calls][:2] == ["list_events", "lookup_contacts"]
+    event = next(
+        e for e in ctx.backends.calendars.events_between(
+            "demo", NOW, NOW + timedelta(days=30), tz=ctx.tz
+        )
+        if "certification test plan review" in e.summary
+    )  # fmt: skip
+    assert event.organizer
+    organizer = ctx.backends.contacts.lookup(
+        "demo", event.organizer.removeprefix("mailto:"), limit=1
+    )[0].contact
+    prose = res.answer.split("\n\nSources:")[0]
+    assert organizer.phones[0] in prose
+    # Only the organizer's number: no other contact's.
+    others = [c for c in ctx.backends.contacts.contacts("demo") if c.uid != organizer.uid]
+    assert not any(p in prose for c in others for p in c.phones)
