@@ -22,7 +22,7 @@ from tools.schemas import (
     ListMessagesArgs,
     ListMessagesResult,
     MessageHit,
-    SenderCount,
+    PersonCount,
     truncate,
 )
 from tools.when import parse_when
@@ -99,6 +99,18 @@ def _hit(m: Message, ctx: AgentContext) -> MessageHit:
     )  # fmt: skip
 
 
+def _top_recipients(messages: list[Message], own: set[str]) -> list[PersonCount]:
+    """Whom ``messages`` were sent to (To and Cc), most often first, the user left out."""
+    counts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    for m in messages:
+        for a in {a.email.lower(): a for a in [*m.to, *m.cc]}.values():
+            if a.email.lower() not in own:
+                counts[a.email.lower()] += 1
+                shown.setdefault(a.email.lower(), str(a))
+    return [PersonCount(person=shown[a], messages=n) for a, n in counts.most_common(TOP_SENDERS)]
+
+
 def list_messages(args: ListMessagesArgs, ctx: AgentContext) -> ListMessagesResult:
     """Messages from / to a person in a period, newest first, with exact counts."""
     store = ctx.backends.store
@@ -127,6 +139,9 @@ def list_messages(args: ListMessagesArgs, ctx: AgentContext) -> ListMessagesResu
         # "When did I last email Kenji": mail the user sent, not mail Kenji was copied on.
         if own:
             messages = [m for m in messages if m.sender and m.sender.email.lower() in own]
+    elif args.sent:
+        # "Who have I emailed the most": the mail the user sent.
+        messages = [m for m in messages if m.sender and m.sender.email.lower() in own]
     elif not args.sender:
         # No person: the mail the user received.
         messages = [m for m in messages if not (m.sender and m.sender.email.lower() in own)]
@@ -144,6 +159,7 @@ def list_messages(args: ListMessagesArgs, ctx: AgentContext) -> ListMessagesResu
         sender=args.sender, recipient=args.recipient, after=args.after, before=args.before,
         people=people, total=len(messages), capped=capped,
         messages=[_hit(m, ctx) for m in messages[: args.limit]],
-        top_senders=[SenderCount(sender=shown[a], messages=n)
+        top_senders=[PersonCount(person=shown[a], messages=n)
                      for a, n in counts.most_common(TOP_SENDERS)],
+        top_recipients=_top_recipients(messages, own) if args.sent else [],
     )  # fmt: skip

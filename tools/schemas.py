@@ -89,6 +89,7 @@ class ListMessagesArgs(BaseModel):
     )
     after: str | None = Field(None, description="Only messages on/after this date (YYYY-MM-DD).")
     before: str | None = Field(None, description="Only messages before this date (YYYY-MM-DD).")
+    sent: bool = Field(False, description="Only mail the user sent (counts its recipients).")
     limit: int = Field(5, ge=1, le=25, description="How many of the newest messages to return.")
 
 
@@ -127,10 +128,10 @@ class MessageView(BaseModel):
     text: str
 
 
-class SenderCount(BaseModel):
-    """How many of the listed messages one person sent."""
+class PersonCount(BaseModel):
+    """How many of the matching messages one person sent (or, in ``top_recipients``, got)."""
 
-    sender: str
+    person: str
     messages: int
 
 
@@ -147,7 +148,10 @@ class ListMessagesResult(BaseModel):
     total: int = Field(description="How many messages match (all of them, not only listed).")
     capped: bool = Field(False, description="True: there may be more than ``total``.")
     messages: list[MessageHit]
-    top_senders: list[SenderCount] = Field(default_factory=list)
+    top_senders: list[PersonCount] = Field(default_factory=list)
+    top_recipients: list[PersonCount] = Field(
+        default_factory=list, description="With ``sent``: whom the user wrote to most."
+    )
 
 
 class ThreadView(BaseModel):

@@ -87,15 +87,17 @@ def _record_answer(result: ListMessagesResult, question: str, kind: str, cited: 
         who = person or "in your mail"
         return f"I couldn't find any email {who}{period}."
     more = "at least " if result.capped else ""
+    if kind == "top" and result.top_recipients:
+        return _top_recipients(result, period, cited)
     if kind == "top" and result.top_senders and not result.sender:
         top = result.top_senders[0]
-        own = [h for h in result.messages if h.sender == top.sender][:2]
+        own = [h for h in result.messages if h.sender == top.person][:2]
         cites = " ".join(_cite(cited, h.message_id) for h in own)
-        lines = [f"- {_who(s.sender)}: {s.messages}" for s in result.top_senders]
-        ties = [_who(s.sender) for s in result.top_senders[1:] if s.messages == top.messages]
+        lines = [f"- {_who(s.person)}: {s.messages}" for s in result.top_senders]
+        ties = [_who(s.person) for s in result.top_senders[1:] if s.messages == top.messages]
         tie = f" (as many as {', '.join(ties)})" if ties else ""
         head = (
-            f"{_who(top.sender)} sent you the most email{period}: {top.messages}{tie} of the "
+            f"{_who(top.person)} sent you the most email{period}: {top.messages}{tie} of the "
             f"{more}{result.total} messages {cites}".rstrip()
         )
         return head + ".\nEmails per sender:\n" + "\n".join(lines)
@@ -116,6 +118,18 @@ def _record_answer(result: ListMessagesResult, question: str, kind: str, cited: 
     label = f", the newest {len(shown)}" if n > len(shown) else ""
     lines = [_line(h, cited, sender=not result.sender) for h in shown]
     return f"{head}{label}:\n" + "\n".join(lines)
+
+
+def _top_recipients(result: ListMessagesResult, period: str, cited: list[str]) -> str:
+    """ "Who have I emailed the most": the people the user's sent mail went to, counted."""
+    top = result.top_recipients[0]
+    ties = [_who(s.person) for s in result.top_recipients[1:] if s.messages == top.messages]
+    tie = f" (as many as {', '.join(ties)})" if ties else ""
+    lines = [f"- {_who(s.person)}: {s.messages}" for s in result.top_recipients]
+    return (
+        f"You emailed {_who(top.person)} the most{period}: {top.messages}{tie} of the "
+        f"{result.total} emails you sent.\nEmails per recipient:\n" + "\n".join(lines)
+    )
 
 
 def compose_topic_senders(

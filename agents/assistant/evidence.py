@@ -82,8 +82,10 @@ def render(artifact: BaseModel) -> str:
         head = f"{more}{artifact.total} messages match" + (
             f" ({', '.join(filters)})" if filters else ""
         )
-        top = "; ".join(f"{_who(s.sender)} {s.messages}" for s in artifact.top_senders)
+        top = "; ".join(f"{_who(s.person)} {s.messages}" for s in artifact.top_senders)
         head += f"\nMost messages from: {top}" if top else ""
+        to = "; ".join(f"{_who(s.person)} {s.messages}" for s in artifact.top_recipients)
+        head += f"\nMost messages to: {to}" if to else ""
         return head + "".join(
             f"\n[{h.message_id}] {h.date}, {_who(h.sender)}: {h.subject}" for h in artifact.messages
         )

@@ -78,6 +78,7 @@ _RECORD = re.compile(
     rf"|\bwho\b.{{0,30}}\b{_SEND}\b.{{0,30}}\bmost\b"
     rf"|\bwho\b.{{0,15}}\bmost\b.{{0,20}}\b{_MAIL}\b"
     rf"|\btop (senders?|correspondents?)\b"
+    rf"|\b(last|latest|most recent) time\b.{{0,30}}\b({_SEND}|heard)\b"
     rf"|\bany\b.{{0,15}}\b{_MAIL}\b.{{0,10}}\bfrom\b|\b(anything|something) from\b"
     rf"|\b(show|list|give)( me)?( all)?( my| the)? (e-?mails|mails|messages)\b"
     rf"|\bwhat (e-?mails|mails?|messages)\b.{{0,20}}\b(get|got|receive|received|come in|arrive)"
@@ -137,16 +138,26 @@ def _name(raw: str) -> str | None:
 
 
 #: Words before a name that are no part of it ("from my manager" → "manager").
-_LEAD = frozenset("my our the his her their".split())
+_LEAD = frozenset("my our the his her their time last when that".split())
+#: "Who have I emailed the most": the user's own sent mail, counted by recipient.
+_SENT_TOP = re.compile(
+    rf"\bwho (have|do|did) (i|we) (\w+ )?{_SEND}( to)?\b.{{0,20}}\bmost\b"
+    r"|\bwho do (i|we) (write to|email|message) (the )?most\b",
+    re.I,
+)
+#: "Priya emailed me": the sender before the verb.
+_SENDER_ME = re.compile(rf"\b(?P<p>[\w.@'-]+(?: [\w.@'-]+)?) {_SEND} (?:me|us)\b", re.I)
 
 
 def people(question: str) -> tuple[str | None, str | None]:
     """(sender, recipient) a record question names; at most one of them."""
+    if _SENT_TOP.search(question):
+        return None, None
     if m := _TO.search(question):
         name = _name(m.group("p"))
         if name and name.lower() not in ("me", "us"):
             return None, name
-    for rx in (_SAID_LAST, _FROM, _DID_SENDER, _SENDER_LAST):
+    for rx in (_SAID_LAST, _FROM, _DID_SENDER, _SENDER_LAST, _SENDER_ME):
         for m in rx.finditer(question):
             raw = m.group("p") or (m.groupdict().get("q") or "")
             name = _name(raw)
@@ -158,7 +169,8 @@ def people(question: str) -> tuple[str | None, str | None]:
 #: Words a sender pattern can catch that name nobody.
 _NOT_PEOPLE = frozenset(
     """i we you me us who anyone anybody someone somebody everyone people what when which
-    it they he she that this there mail email emails message messages""".split()
+    it they he she that this there mail email emails message messages most
+    time""".split()
 )
 
 
@@ -168,6 +180,8 @@ def list_messages_args(question: str, ctx: AgentContext) -> dict[str, Any]:
 
     sender, recipient = people(question)
     args: dict[str, Any] = {"limit": 5}
+    if _SENT_TOP.search(question):
+        args["sent"] = True
     if sender:
         args["sender"] = sender
     if recipient:

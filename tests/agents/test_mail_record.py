@@ -111,7 +111,7 @@ def test_list_messages_directions(ctx: AgentContext) -> None:
     assert received.total > 0 and not any(DANA in h.sender for h in received.messages)
     # Counts per sender add up to what is listed, and the user is not among the senders.
     assert sum(s.messages for s in received.top_senders) <= received.total
-    assert not any(DANA in s.sender for s in received.top_senders)
+    assert not any(DANA in s.person for s in received.top_senders)
 
 
 def test_list_messages_stays_in_the_users_mailbox(ctx: AgentContext) -> None:
@@ -309,3 +309,29 @@ def test_whoever_runs_an_event_is_its_organizer(ctx: AgentContext) -> None:
     # Only the organizer's number: no other contact's.
     others = [c for c in ctx.backends.contacts.contacts("demo") if c.uid != organizer.uid]
     assert not any(p in prose for c in others for p in c.phones)
+
+
+def test_who_i_email_most_counts_recipients_of_my_mail(ctx: AgentContext) -> None:
+    res = ask(_graph(ctx), ctx, "who have I emailed the most")
+    assert res.tool_calls[0].args.get("sent") is True
+    sent = [
+        m for m in ctx.backends.store.list_messages("demo", before=NOW, limit=1000)
+        if m.sender and m.sender.email == DANA
+    ]  # fmt: skip
+    counts = Counter(a.email for m in sent for a in {x.email: x for x in [*m.to, *m.cc]}.values())
+    counts.pop(DANA, None)
+    top = counts.most_common(1)[0][1]
+    assert f"the most: {top}" in res.answer and f"of the {len(sent)} emails you sent" in res.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "sender"),
+    [
+        ("when's the last time Priya emailed me", "Priya"),
+        ("how long since I heard from Nadia", "Nadia"),
+    ],
+)
+def test_more_ways_to_ask_when_someone_last_wrote(question: str, sender: str) -> None:
+    assert is_record_question(question)
+    assert people(question) == (sender, None)
+    assert record_kind(question) == "last"
