@@ -59,7 +59,15 @@ _WHERE = re.compile(r"\b(where|location|room|venue|address|place)\b")
 _SUMMARY = re.compile(r"\b(summar\w*|recap|catch me up|tl;?dr|back and forth|discussion)\b")
 #: What a contact question asks for → the contact field that answers it.
 _FIELD_CUES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(phone|number|mobile|cell|call)\b"), "phones"),
+    # "Number" alone is a phone number only as a person's ("his number", "Tom's number"),
+    # not "the requisition number".
+    (
+        re.compile(
+            r"\b(phone|mobile|cell|call)\b|(^|[^\w\s]\s*|\b(the|a|his|her|their|my|your|"
+            r"whats|what's|what|\w+'s) )number\b"
+        ),
+        "phones",
+    ),
     (re.compile(r"\b(e-?mail|address|reach)\b"), "emails"),
     (re.compile(r"\b(title|role|job|position|do(es)? .* do)\b"), "title"),
     (re.compile(r"\b(company|organi[sz]ation|work(s)? (for|at)|employer)\b"), "organization"),

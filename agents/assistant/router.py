@@ -38,6 +38,11 @@ TOOLS = (
     "lookup_contacts", "list_messages",
 )  # fmt: skip
 
+#: Words before "number" that make it a phone number ("his number", "cell number").
+_PHONE_WORDS = (
+    r"(phone|cell|mobile|contact|direct|fax|office|home|work|his|her|their|my|your|the|a|"
+    r"whats|what's|what)"
+)
 #: (pattern, tool, bonus): cheap features for words MiniLM underweights.
 CUES: list[tuple[re.Pattern[str], str, float]] = [
     (re.compile(r"\b(free|availab\w*|open slots?|fit|squeeze|find (a )?(time|slot))\b"),
@@ -58,6 +63,10 @@ CUES: list[tuple[re.Pattern[str], str, float]] = [
     # Someone reported something ("Sam asked...", "the launch got moved"): that is in mail.
     (_REPORTED := re.compile(r"\b(asked|said|says|wrote|mentioned|told|moved|got moved|"
                               r"announced|replied|forwarded|promised)\b"), "search_mailbox", 0.08),
+    # Any "<thing> number" that is not a person's phone ("requisition number", "bridge PIN"):
+    # an identifier written in mail, whatever else the question shares with contact examples.
+    (re.compile(rf"\b(?!{_PHONE_WORDS}\b)[a-z]{{3,}} (number|no\.?|#|pin)\b"),
+     "search_mailbox", 0.2),
     # Ticket, order and invoice numbers ("NW-482", "PO-2026-118") live in mail.
     (re.compile(r"\b[a-z]{2,5}-\d{2,}\b|\b(po|invoice|ticket|order|quote) (number|no|#)"),
      "search_mailbox", 0.08),

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from agents.assistant.compose import asked_fields
 from agents.assistant.graph import build_graph
 from agents.assistant.mail_asks import (
     is_record_question,
@@ -335,3 +336,28 @@ def test_more_ways_to_ask_when_someone_last_wrote(question: str, sender: str) ->
     assert is_record_question(question)
     assert people(question) == (sender, None)
     assert record_kind(question) == "last"
+
+
+@pytest.mark.parametrize(
+    ("question", "fields"),
+    [
+        ("What's the requisition number for the senior firmware engineer role?", ["title"]),
+        ("po number for the castellan order?", []),
+        ("whats the number for the designer", ["phones"]),
+        ("what is Tom's number?", ["phones"]),
+        ("What's Marcus's cell?", ["phones"]),
+    ],
+)
+def test_number_is_a_phone_only_as_a_persons(question: str, fields: list[str]) -> None:
+    assert asked_fields(question) == fields
+
+
+def test_an_identifier_number_is_searched_in_mail(ctx: AgentContext) -> None:
+    router = IntentRouter(HashEmbedder())  # type: ignore[arg-type]
+    assert router.route("What's the requisition number for the senior role?").tool == (
+        "search_mailbox"
+    )
+    res = ask(
+        _graph(ctx), ctx, "What's the requisition number for the senior firmware engineer role?"
+    )
+    assert "REQ-0931" in res.answer.split("\n\nSources:")[0]
