@@ -13,6 +13,7 @@ from agents.safety.sanitize import sanitize_text
 from core.errors import InputError, NotFoundError
 from core.types import Event, Message
 from tools.context import AgentContext
+from tools.messages import list_messages
 from tools.schemas import (
     BusyView,
     ContactView,
@@ -22,6 +23,8 @@ from tools.schemas import (
     FreeRangeView,
     ListEventsArgs,
     ListEventsResult,
+    ListMessagesArgs,
+    ListMessagesResult,
     LookupContactsArgs,
     LookupContactsResult,
     MessageHit,
@@ -66,6 +69,8 @@ def search_mailbox(args: SearchMailboxArgs, ctx: AgentContext) -> SearchMailboxR
     """Hybrid search (or FTS5 keyword search when no vector index is configured)."""
     after = parse_when(args.after, ctx.now, ctx.tz)
     before = parse_when(args.before, ctx.now, ctx.tz, end=True)
+    # Mail dated after the clock has not arrived yet (``--now`` in the past, skewed dates).
+    before = min(before, ctx.now) if before is not None else ctx.now
     search = ctx.backends.search
     hits: list[MessageHit] = []
     if search is not None:
@@ -225,6 +230,9 @@ def list_events(args: ListEventsArgs, ctx: AgentContext) -> ListEventsResult:
             known = any(_matches(e, args.query) for e in around)
         else:
             events = hits
+    if end <= ctx.now and len(events) > args.limit:
+        # Looking back ("when was my last 1:1"): the most recent events matter, not the oldest.
+        events = events[-args.limit :]
     from retrieval.ingest.hooks import own_addresses
 
     own = frozenset(own_addresses(ctx.backends.store, ctx.user)) if events else frozenset()
@@ -327,6 +335,7 @@ TOOL_FUNCTIONS: dict[str, tuple[type[Any], Any]] = {
     "list_events": (ListEventsArgs, list_events),
     "find_free_time": (FindFreeTimeArgs, find_free_time),
     "lookup_contacts": (LookupContactsArgs, lookup_contacts),
+    "list_messages": (ListMessagesArgs, list_messages),
 }
 
 
@@ -348,5 +357,8 @@ def citable_ids(result: Any) -> set[str]:
         ids |= {c.contact_id for c in result.contacts}
     elif isinstance(result, FindFreeTimeResult):
         ids |= {b.event_id for b in result.busy}
+    elif isinstance(result, ListMessagesResult):
+        for h in result.messages:
+            ids |= {h.message_id, h.thread_id}
     ids.discard("")
     return ids

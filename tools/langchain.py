@@ -48,6 +48,11 @@ DESCRIPTIONS: dict[str, str] = {
         "Look up people in the user's contacts and correspondents by name, email or company. "
         "Returns emails, phones, organisation, title and how often they correspond."
     ),
+    "list_messages": (
+        "List the user's mail by sender, recipient and date, newest first, with exact counts "
+        "and the most frequent senders. Use it for 'when did I last hear from X', 'how many "
+        "emails did X send this week', 'who emails me most'."
+    ),
 }
 
 
@@ -84,7 +89,7 @@ def _make(name: str) -> BaseTool:
 
 
 def build_tools(names: list[str] | None = None) -> list[BaseTool]:
-    """LangChain tools for ``names`` (default: all six, read-only)."""
+    """LangChain tools for ``names`` (default: all of them, read-only)."""
     return [_make(n) for n in (names or list(TOOL_FUNCTIONS))]
 
 

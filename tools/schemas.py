@@ -80,6 +80,19 @@ class LookupContactsArgs(BaseModel):
     limit: int = Field(5, ge=1, le=10)
 
 
+class ListMessagesArgs(BaseModel):
+    """Arguments of ``list_messages``."""
+
+    sender: str | None = Field(None, description="Only mail from this person (name or address).")
+    recipient: str | None = Field(
+        None, description="Only mail the user sent to this person (name or address)."
+    )
+    after: str | None = Field(None, description="Only messages on/after this date (YYYY-MM-DD).")
+    before: str | None = Field(None, description="Only messages before this date (YYYY-MM-DD).")
+    sent: bool = Field(False, description="Only mail the user sent (counts its recipients).")
+    limit: int = Field(5, ge=1, le=25, description="How many of the newest messages to return.")
+
+
 # -- results ----------------------------------------------------------------------------------
 
 
@@ -113,6 +126,32 @@ class MessageView(BaseModel):
     subject: str
     attachments: list[str]
     text: str
+
+
+class PersonCount(BaseModel):
+    """How many of the matching messages one person sent (or, in ``top_recipients``, got)."""
+
+    person: str
+    messages: int
+
+
+class ListMessagesResult(BaseModel):
+    """Messages matching the filters, newest first, with the exact total and who sent them."""
+
+    sender: str | None = None
+    recipient: str | None = None
+    after: str | None = None
+    before: str | None = None
+    people: list[str] = Field(
+        default_factory=list, description="Addresses the sender/recipient name stands for."
+    )
+    total: int = Field(description="How many messages match (all of them, not only listed).")
+    capped: bool = Field(False, description="True: there may be more than ``total``.")
+    messages: list[MessageHit]
+    top_senders: list[PersonCount] = Field(default_factory=list)
+    top_recipients: list[PersonCount] = Field(
+        default_factory=list, description="With ``sent``: whom the user wrote to most."
+    )
 
 
 class ThreadView(BaseModel):

@@ -46,8 +46,13 @@ _DURATION = re.compile(r"(\d+)\s*-?\s*(min|minute|minutes|mins|hour|hours|hr|hrs
 
 def content_words(text: str) -> list[str]:
     """Lower-cased words of ``text`` minus stop words (keeps ids like nw-482)."""
-    words = [re.sub(r"'s$", "", w.strip("'.")) for w in re.findall(r"\w[\w.\-@']*", text.lower())]
+    # "1:1" / "one on one" is a meeting's name, and the one token here with a colon.
+    text = _ONE_ON_ONE.sub(" 1:1 ", text.lower())
+    words = [re.sub(r"'s$", "", w.strip("'.")) for w in re.findall(r"1:1|\w[\w.\-@']*", text)]
     return [w for w in words if w not in _STOP and len(w) > 1]
+
+
+_ONE_ON_ONE = re.compile(r"\b(one[- ]on[- ]one|1[- ]on[- ]1|1-1)\b")
 
 
 def date_phrase(text: str) -> str | None:
@@ -147,9 +152,29 @@ def sender_named(question: str) -> str | None:
 
 def heuristic_args(tool: str, question: str, ctx: AgentContext) -> dict[str, Any]:
     """Arguments for ``tool`` read off the request with rules."""
+    from agents.assistant.mail_asks import (
+        is_topic_top_senders,
+        list_messages_args,
+        topic_words,
+    )
+
+    if tool == "list_messages":
+        return list_messages_args(question, ctx)
     phrase = date_phrase(question)
     if tool == "search_mailbox":
         mail: dict[str, Any] = {"query": " ".join(content_words(question)) or question, "limit": 5}
+        if re.search(r"\battach\w*", question, re.I):
+            # "What attachments did Hannah send": mail with attachments, from her.
+            mail["has_attachment"] = True
+            mail["query"] = (
+                " ".join(w for w in content_words(question) if not w.startswith("attach"))
+                or mail["query"]
+            )
+            if sender := sender_named(question):
+                mail["sender"] = sender
+        if is_topic_top_senders(question):
+            # "Who wrote most about X": every message about X, to count by sender.
+            return {"query": " ".join(topic_words(question)) or mail["query"], "limit": 20}
         if MAIL_COUNT.search(question.lower()):
             # A count needs every match, not the top five: filters narrow, the limit widens.
             mail["limit"] = 20
@@ -207,7 +232,8 @@ _CALENDAR_WORDS = frozenset(
     appointment appointments today tomorrow week month am have do does happening planned
     monday tuesday wednesday thursday friday saturday sunday morning afternoon evening
     many much long until till left days hours where located location who else attending
-    attended attendees invited coming going place room address held""".split()
+    attended attendees invited coming going place room address held first earliest last latest
+    upcoming previous soonest meet meets see""".split()
 )
 
 

@@ -22,13 +22,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel
 
-from agents.assistant.args import MAIL_COUNT, content_words, sender_named
+from agents.assistant.args import MAIL_COUNT, content_words, names_in, sender_named
+from agents.assistant.compose_messages import (
+    ATTACH,
+    compose_attachments,
+    compose_last_content,
+    compose_message_list,
+    compose_topic_senders,
+)
+from agents.assistant.event_pick import pick_one, wants_one
+from agents.assistant.mail_asks import is_content, is_topic_top_senders
+from tools.messages import fold, own_addresses_of
 from tools.schemas import (
     BusyView,
     ContactView,
     EventView,
     FindFreeTimeResult,
     ListEventsResult,
+    ListMessagesResult,
     LookupContactsResult,
     MessageHit,
     MessageView,
@@ -48,7 +59,15 @@ _WHERE = re.compile(r"\b(where|location|room|venue|address|place)\b")
 _SUMMARY = re.compile(r"\b(summar\w*|recap|catch me up|tl;?dr|back and forth|discussion)\b")
 #: What a contact question asks for → the contact field that answers it.
 _FIELD_CUES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(phone|number|mobile|cell|call)\b"), "phones"),
+    # "Number" alone is a phone number only as a person's ("his number", "Tom's number"),
+    # not "the requisition number".
+    (
+        re.compile(
+            r"\b(phone|mobile|cell|call)\b|(^|[^\w\s]\s*|\b(the|a|his|her|their|my|your|"
+            r"whats|what's|what|\w+'s) )number\b"
+        ),
+        "phones",
+    ),
     (re.compile(r"\b(e-?mail|address|reach)\b"), "emails"),
     (re.compile(r"\b(title|role|job|position|do(es)? .* do)\b"), "title"),
     (re.compile(r"\b(company|organi[sz]ation|work(s)? (for|at)|employer)\b"), "organization"),
@@ -218,14 +237,23 @@ def _event_detail(e: EventView, question: str) -> str:
 _WANTS_DETAIL = re.compile(r"\b(agenda|details?|about|bring|notes?|what is|what's)\b")
 
 
-def _best_events(events: list[EventView], question: str) -> list[EventView]:
+def _best_events(events: list[EventView], question: str, keep: int = 3) -> list[EventView]:
     """The events the question names (most title words in common), else all of them."""
     said = set(content_words(question))
-    scored = [(len(said & set(content_words(f"{e.summary} {e.location}"))), e) for e in events]
+    # The people count too ("my next meeting with Kenji" names an attendee), but less than
+    # the title: "my next meeting with Marcus" is the Dana / Marcus 1:1 before the standup.
+    scored = [
+        (
+            2 * len(said & set(content_words(f"{e.summary} {e.location}")))
+            + len(said & set(content_words(" ".join(e.attendees)))),
+            e,
+        )
+        for e in events
+    ]
     top = max(n for n, _ in scored)
     if top == 0:
         return events
-    return [e for n, e in scored if n == top][:3]
+    return [e for n, e in scored if n == top][:keep]
 
 
 def compose_events(
@@ -246,7 +274,11 @@ def compose_events(
         lines = [f"- {_event_line(e, question, ctx, cited)}" for e in events]
         return f"{head}Your calendar {period}:\n" + "\n".join(lines) + "\n" + zone.strip()
     if not _COUNT.search(q):
-        events = _best_events(events, question)
+        if wants_one(question):
+            # Among all the events the question names, not the first three of them.
+            events = pick_one(_best_events(events, question, keep=len(events)), question, ctx)
+        else:
+            events = _best_events(events, question)
     lines = [f"- {_event_line(e, question, ctx, cited)}" for e in events]
     if _COUNT.search(q):
         n = len(events)
@@ -445,7 +477,10 @@ def contact_has_answer(contact: ContactView, question: str) -> bool:
 
 
 def _birthday_words(iso: str, ctx: AgentContext | None) -> str:
-    """ "1990-12-02" → "2 December 1990 (next: Wed 2 Dec 2026, in 7 days)"."""
+    """ "1990-12-02" → "2 December 1990 (next Wednesday)".
+
+    The date is the vCard's; how it stands to today is said in words, with no number the
+    contact card does not hold (a computed year or day count would be a claim no tool made)."""
     try:
         born = date.fromisoformat(iso)
     except ValueError:
@@ -455,15 +490,27 @@ def _birthday_words(iso: str, ctx: AgentContext | None) -> str:
         return text
     today = ctx.local_now.date()
     try:
-        nxt = born.replace(year=today.year)
-        if nxt < today:
-            nxt = born.replace(year=today.year + 1)
+        this_year = born.replace(year=today.year)
     except ValueError:  # 29 February
         return text
-    days = (nxt - today).days
-    when = "today" if days == 0 else f"in {days} day{'s' * (days != 1)}"
-    last = nxt.replace(year=nxt.year - 1) if days else nxt
-    return f"{text} (next: {nxt:%a} {nxt.day} {nxt:%b %Y}, {when}; last: {last.day} {last:%b %Y})"
+    days = (this_year - today).days
+    if days == 0:
+        when = "today"
+    elif days == 1:
+        when = "tomorrow"
+    elif days == -1:
+        when = "it was yesterday"
+    elif 1 < days < 7:
+        when = f"this {this_year:%A}"
+    elif 7 <= days < 14:
+        when = f"next {this_year:%A}"
+    elif -7 < days < -1:
+        when = f"it was on {this_year:%A}"
+    elif days > 0:
+        when = f"coming up in {this_year:%B}"
+    else:
+        when = "already passed this year"
+    return f"{text} ({when})"
 
 
 def compose_contacts(
@@ -473,11 +520,18 @@ def compose_contacts(
     ctx: AgentContext | None = None,
     *,
     mail_too: bool = False,
+    senders: frozenset[str] = frozenset(),
 ) -> str | None:
-    """Contacts with the fields asked for; None when no contact answers (search mail then)."""
+    """Contacts with the fields asked for; None when no contact answers (search mail then).
+
+    ``senders``: addresses of the mail found; their contacts count as named by the question
+    ("the guy who sent us the quote - what's his number")."""
     useful = [c for c in result.contacts if contact_has_answer(c, question)]
     said = set(content_words(question))
-    named = [c for c in useful if said & set(content_words(c.name))]
+    named = [
+        c for c in useful
+        if said & set(content_words(c.name)) or {e.lower() for e in c.emails} & senders
+    ]  # fmt: skip
     # With mail found too, only a person the question names answers it ("po number for the
     # castellan order" is about an order, not about Castellan's account manager's phone).
     useful = named if (named or mail_too) else useful[:1]
@@ -565,6 +619,14 @@ def sentences(text: str, *, keep_boilerplate: bool = False) -> list[str]:
     return out
 
 
+_SIGN_OFF = re.compile(
+    r"(?:(?:best|kind|warm|warmest|many)\s+(?:regards|wishes|thanks)|regards|cheers|sincerely|"
+    r"yours(?:\s+(?:truly|sincerely))?|best|thanks|thank you|talk soon)\s*[,!]",
+    re.I,
+)
+_PERSON_ASK = re.compile(r"\bwho\b|\b(title|role|job|position|company|works?)\b")
+
+
 def _mail_candidates(
     artifacts: Sequence[BaseModel], question: str = ""
 ) -> list[tuple[str, str, float]]:
@@ -576,6 +638,12 @@ def _mail_candidates(
 
     def from_named(sender: str) -> float:
         return 0.1 if said & set(content_words(_who(sender))) else 0.0
+
+    person = _PERSON_ASK.search(question.lower()) is not None
+
+    def sign(sentence: str) -> float:
+        # "Best regards, Greg Tanner, Director ..." answers "who is Greg", nothing else.
+        return -0.3 if not person and _SIGN_OFF.match(sentence) else 0.0
 
     out: list[tuple[str, str, float]] = []
     seen: set[str] = set()
@@ -589,7 +657,7 @@ def _mail_candidates(
             for s in sentences(m.text, keep_boilerplate=footers):
                 if s not in seen:
                     seen.add(s)
-                    prior = 0.06 - 0.01 * min(rank, 5) + from_named(m.sender)
+                    prior = 0.06 - 0.01 * min(rank, 5) + from_named(m.sender) + sign(s)
                     out.append((s, m.message_id, prior))
     read_text = " ".join(" ".join(s for s, _m, _p in out).split())
     for a in artifacts:
@@ -630,6 +698,22 @@ def _score_sentences(
     return scores
 
 
+#: A question that wants this kind of token is answered by a sentence that has one, or not at
+#: all: quoting a sentence without the link asked for answers nothing.
+_MUST: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(link|url|website|web page)\b"), re.compile(r"https?://|www\."), "a link"),
+    (
+        re.compile(r"\be-?mail address\b"),
+        re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),
+        "an email address",
+    ),
+)
+
+
+#: The words that ask for a link or an address: no topic of their own.
+_MUST_WORDS = frozenset("link links url website web page address find".split())
+
+
 def compose_mail(
     artifacts: Sequence[BaseModel],
     question: str,
@@ -637,8 +721,15 @@ def compose_mail(
     embedder: Embedder | None = None,
     *,
     max_sentences: int = 3,
+    require: re.Pattern[str] | None = None,
+    person: set[str] | None = None,
 ) -> str:
-    """The evidence sentences that answer ``question``, verbatim, each with its citation."""
+    """The evidence sentences that answer ``question``, verbatim, each with its citation.
+
+    ``require``: only sentences with this pattern answer (a phone number asked of a person);
+    a question that wants a link or an address gets one, or "I couldn't find" one.
+    ``person``: name words of the person the fact is about; a sentence then counts only if it
+    names them or their own message says it ("call me on ..." in a signature)."""
     hits = [h for a in artifacts if isinstance(a, SearchMailboxResult) for h in a.hits]
     read = [a for a in artifacts if isinstance(a, MessageView | ThreadView)]
     topic = " ".join(content_words(question)[:6]) or "that"
@@ -650,6 +741,17 @@ def compose_mail(
     if not _mail_mentions(artifacts, question):
         return f"I couldn't find any email about {topic}."
     candidates = _mail_candidates(artifacts, question)
+    require = require or next((tok for ask, tok, _ in _MUST if ask.search(q)), None)
+    if person:
+        senders = _senders(artifacts)
+        candidates = [c for c in candidates if person & _pieces(f"{c[0]} {senders.get(c[1], '')}")]
+    if require is not None:
+        candidates = [c for c in candidates if require.search(c[0])]
+        if not candidates:
+            what = next((w for ask, _, w in _MUST if ask.search(q)), "that")
+            about = [w for w in content_words(question) if w not in _GENERIC | _MUST_WORDS]
+            where = f" about {' '.join(about[:6])}" if about else " I found"
+            return f"I couldn't find {what} in the emails{where}."
     if not candidates:
         top = hits[0]
         return f'The closest email is "{top.subject}" {_cite(cited, top.message_id)}.'
@@ -706,6 +808,45 @@ _COUNT_WORDS = frozenset(
 )
 
 
+#: A person referred to without a name: "his number", "the guy who sent ...", "whoever ...".
+PERSON_REF = re.compile(
+    r"\b(his|her|their|him|them|the (guy|person|man|woman|one|sender|lady)|whoever|"
+    r"who (sent|wrote|emailed)|sender)\b",
+    re.I,
+)
+
+
+def _organizers(artifacts: Sequence[BaseModel], question: str) -> frozenset[str]:
+    """Lower-cased organizer addresses of the events the question names best."""
+    return frozenset(
+        e.organizer.removeprefix("mailto:").lower()
+        for a in artifacts if isinstance(a, ListEventsResult) and a.events
+        for e in _best_events(a.events, question) if e.organizer
+    )  # fmt: skip
+
+
+def _sender_addresses(artifacts: Sequence[BaseModel]) -> frozenset[str]:
+    """Lower-cased sender addresses of the mail in ``artifacts``."""
+    out = set()
+    for sender in _senders(artifacts).values():
+        addr = sender.split("<", 1)[1].rstrip(">") if "<" in sender else sender
+        out.add(addr.strip().lower())
+    return frozenset(out)
+
+
+def _senders(artifacts: Sequence[BaseModel]) -> dict[str, str]:
+    """Message id → sender, for every message in ``artifacts``."""
+    out: dict[str, str] = {}
+    for a in artifacts:
+        if isinstance(a, SearchMailboxResult):
+            out.update((h.message_id, h.sender) for h in a.hits)
+        elif isinstance(a, MessageView):
+            out[a.message_id] = a.sender
+        elif isinstance(a, ThreadView):
+            out.update((m.message_id, m.sender) for m in a.messages)
+    return out
+
+
 def _mail_mentions(artifacts: Sequence[BaseModel], question: str) -> bool:
     """Whether any mail found shares a content word with the question (else it is noise)."""
     said = set(content_words(question)) - _GENERIC
@@ -720,7 +861,25 @@ def _mail_mentions(artifacts: Sequence[BaseModel], question: str) -> bool:
         elif isinstance(a, ThreadView):
             texts += [f"{m.subject} {m.sender} {m.text}" for m in a.messages]
     found = set(content_words(" ".join(texts)))
-    return bool(said & found)
+    if not said & found:
+        return False
+    # A name the question hangs on ("the Berlin trade show") that no mail found contains:
+    # the mail shares only common words with the question ("trade").
+    # Word pieces on both sides: "Brightpath" is in "hannah@brightpath-design.example".
+    names = {w for n in names_in(question) for w in _pieces(" ".join(content_words(n)))}
+    names -= _GENERIC | _STOP_PIECES
+    return not names or bool(names & _pieces(" ".join(texts)))
+
+
+def _pieces(text: str) -> set[str]:
+    """Alphanumeric runs of ``text``, accents folded: the words inside addresses and ids."""
+    return {w for w in re.findall(r"[a-z0-9]+", fold(text)) if len(w) > 1}
+
+
+#: Capitalised words that start a question or request and name nothing.
+_STOP_PIECES = frozenset(
+    """summarize summarise summary recap list show find tell give please check remind""".split()
+)
 
 
 #: Words any mail may contain: sharing only these is no sign the mail is about the question.
@@ -770,13 +929,32 @@ def compose(
     parts: list[str] = []
     mail = [a for a in artifacts if isinstance(a, SearchMailboxResult | MessageView | ThreadView)]
     contacts = [a for a in artifacts if isinstance(a, LookupContactsResult)]
+    fields = asked_fields(question)
+    if primary not in (None, "lookup_contacts", "find_free_time") and not fields:
+        # A contact lookup ran as a close second ("what did Maya say ..."): the question
+        # asks nothing a contact card holds.
+        contacts = []
     contact_text = None
     for c in contacts:
-        contact_text = compose_contacts(c, question, cited, ctx, mail_too=bool(mail))
+        # "The guy who sent the quote - his number": the sender of the mail found is named.
+        refers = PERSON_REF.search(question) is not None
+        meant = _sender_addresses(mail) | _organizers(artifacts, question)
+        contact_text = compose_contacts(
+            c, question, cited, ctx, mail_too=bool(mail),
+            senders=meant if refers else frozenset(),
+        )  # fmt: skip
         if contact_text:
             parts.append(contact_text)
             break
     for a in artifacts:
+        if isinstance(a, ListMessagesResult):
+            # The newest message was read for a "what did X say last" question: quote it.
+            read = [m for m in mail if isinstance(m, MessageView)]
+            if is_content(question) and read and a.messages:
+                parts.append(compose_last_content(a, read[0], cited))
+            else:
+                parts.append(compose_message_list(a, question, ctx, cited))
+            mail = []
         if isinstance(a, ListEventsResult):
             parts.append(compose_events(a, question, ctx, cited))
         elif isinstance(a, FindFreeTimeResult):
@@ -788,13 +966,28 @@ def compose(
         and not _MAIL_CUE.search(question.lower())
     ):
         mail = []  # the calendar answered; mail a close-second route found is noise
-    if mail and not contact_text:
-        text = compose_mail(mail, question, cited, embedder)
+    views = [v for a in mail for v in (a.messages if isinstance(a, ThreadView) else [a])
+             if isinstance(v, MessageView)]  # fmt: skip
+    files = compose_attachments(views, cited) if ATTACH.search(question) else None
+    if files is not None:
+        parts.append(files)
+    elif mail and not contact_text and is_topic_top_senders(question):
+        hits = [h for a in mail if isinstance(a, SearchMailboxResult) for h in a.hits]
+        parts.append(compose_topic_senders(hits, question, own_addresses_of(ctx), cited))
+    elif mail and not contact_text:
+        # A field of a person the contacts lack (a birthday, a phone): only mail that has one.
+        # (Only for a question about a person: "po number for the order" is about mail.)
+        person_ask = primary in (None, "lookup_contacts")
+        need = _FIELD_EVIDENCE.get(fields[0]) if contacts and fields and person_ask else None
+        person = _person_words(contacts, question) if need is not None else None
+        text = compose_mail(mail, question, cited, embedder, require=need, person=person)
+        if need is not None and text.startswith("I couldn't"):
+            text = _not_found_field(contacts, question, fields[0])
         if contacts and cited and not re.match(r"I (found|couldn't)", text):
             # A person question the contacts could not answer: say where the fact came from.
             text = f"From the email {_mail_source(mail, cited[0])}: {text}"
         parts.append(text)
-    elif contacts and not contact_text:
+    elif contacts and not contact_text and not (answered and primary != "lookup_contacts"):
         names = ", ".join(c.name for r in contacts for c in r.contacts[:3])
         who = contacts[0].query
         parts.append(
@@ -805,6 +998,43 @@ def compose(
     if not parts:
         return None
     return Composed("\n".join(p for p in parts if p).strip(), cited)
+
+
+#: What a sentence of mail must contain to give a contact field the contacts lack.
+_FIELD_EVIDENCE: dict[str, re.Pattern[str]] = {
+    "birthday": re.compile(r"\b(birthday|b-?day|born)\b", re.I),
+    # A phone number, not a serial or an id ("NW200-0201"): no letter or dash glued to it.
+    "phones": re.compile(
+        r"(?<![\w-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}[ .-]\d{3,4}"
+        r"(?:[ .-]\d{3,4})?(?![\w-])"
+    ),
+    "emails": re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),
+}
+_FIELD_WORDS = {"birthday": "birthday", "phones": "phone number", "emails": "email address"}
+
+
+def _person_words(contacts: list[LookupContactsResult], question: str) -> set[str] | None:
+    """Name words (folded) of the person a field question is about: the contacts the question
+    names (None when it names none: "whoever runs the review" is found by the field alone)."""
+    if PERSON_REF.search(question) and not names_in(question):
+        return None
+    said = set(content_words(question))
+    named = [c.name for r in contacts for c in r.contacts if said & set(content_words(c.name))]
+    # A contact known only by address ("ina.rangel@enron.com") is named by the lookup words.
+    words = _pieces(" ".join(named)) if named else _pieces(contacts[0].query if contacts else "")
+    return (words - _GENERIC) or None
+
+
+def _not_found_field(contacts: list[LookupContactsResult], question: str, field: str) -> str:
+    """ "I couldn't find Kenji Watanabe's birthday in your contacts or mail." """
+    said = set(content_words(question))
+    named = [c.name for r in contacts for c in r.contacts if said & set(content_words(c.name))]
+    what = _FIELD_WORDS.get(field, field)
+    if not named and contacts and not PERSON_REF.search(question):
+        named = [contacts[0].query]  # the name as the user wrote it
+    if named:
+        return f"I couldn't find {named[0]}'s {what} in your contacts or mail."
+    return f"I couldn't find that {what} in your contacts or mail."
 
 
 # -- unverifiable content in model-written text ----------------------------------------------

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from tools.schemas import (
     FindFreeTimeResult,
     ListEventsResult,
+    ListMessagesResult,
     LookupContactsResult,
     MessageView,
     SearchMailboxResult,
@@ -70,6 +71,24 @@ def render(artifact: BaseModel) -> str:
             + (f"; phone {', '.join(c.phones)}" if c.phones else "")
             for c in artifact.contacts
         )
+    if isinstance(artifact, ListMessagesResult):
+        more = "at least " if artifact.capped else ""
+        filters = [
+            f"{k} {v}"
+            for k, v in (("from", artifact.sender), ("to", artifact.recipient),
+                         ("after", artifact.after), ("before", artifact.before))
+            if v
+        ]  # fmt: skip
+        head = f"{more}{artifact.total} messages match" + (
+            f" ({', '.join(filters)})" if filters else ""
+        )
+        top = "; ".join(f"{_who(s.person)} {s.messages}" for s in artifact.top_senders)
+        head += f"\nMost messages from: {top}" if top else ""
+        to = "; ".join(f"{_who(s.person)} {s.messages}" for s in artifact.top_recipients)
+        head += f"\nMost messages to: {to}" if to else ""
+        return head + "".join(
+            f"\n[{h.message_id}] {h.date}, {_who(h.sender)}: {h.subject}" for h in artifact.messages
+        )
     return artifact.model_dump_json(exclude_none=True)
 
 
@@ -99,6 +118,11 @@ def describe(artifacts: list[BaseModel]) -> dict[str, str]:
             for c in a.contacts:
                 bits = [c.title, c.organization, ", ".join(c.emails), ", ".join(c.phones)]
                 out.setdefault(c.contact_id, f"{c.name}: " + "; ".join(b for b in bits if b))
+        elif isinstance(a, ListMessagesResult):
+            for h in a.messages:
+                out.setdefault(
+                    h.message_id, f"{h.subject} — {_who(h.sender)}, {h.date}: {h.snippet}"
+                )
         elif isinstance(a, FindFreeTimeResult):
             for b in a.busy:
                 out.setdefault(b.event_id, f"{b.summary}: {b.start} to {b.end} (busy)")

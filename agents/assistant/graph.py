@@ -31,9 +31,16 @@ from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
-from agents.assistant.args import heuristic_args, reconcile
+from agents.assistant.args import heuristic_args, names_in, reconcile
 from agents.assistant.budget import PromptBudget, token_counter
-from agents.assistant.compose import Composed, compose, contact_has_answer, scrub_unverified
+from agents.assistant.compose import (
+    PERSON_REF,
+    Composed,
+    asked_fields,
+    compose,
+    contact_has_answer,
+    scrub_unverified,
+)
 from agents.assistant.evidence import describe
 from agents.assistant.evidence import render as render_evidence
 from agents.assistant.router import MAIL_TOOLS, clauses
@@ -76,6 +83,7 @@ CAPABILITIES: dict[str, str] = {
     "list_events": "list your calendar events",
     "find_free_time": "find free time for a meeting",
     "lookup_contacts": "look up your contacts",
+    "list_messages": "list who wrote to you and when",
 }
 #: Questions about the assistant itself: answered from :data:`CAPABILITIES`, not by the model.
 _ABOUT_CUE = re.compile(
@@ -400,6 +408,7 @@ def _primary_ids(artifact: BaseModel) -> list[str]:
     from tools.schemas import (
         FindFreeTimeResult,
         ListEventsResult,
+        ListMessagesResult,
         LookupContactsResult,
         MessageView,
         SearchMailboxResult,
@@ -418,6 +427,8 @@ def _primary_ids(artifact: BaseModel) -> list[str]:
         return [c.contact_id for c in artifact.contacts]
     if isinstance(artifact, FindFreeTimeResult):
         return [b.event_id for b in artifact.busy]
+    if isinstance(artifact, ListMessagesResult):
+        return [h.message_id for h in artifact.messages]
     return []
 
 
@@ -443,9 +454,27 @@ def _all_tool_artifacts(state: AssistantState) -> list[BaseModel]:
 
 
 def _follow_ups(tool: str, artifact: BaseModel, state: AssistantState) -> list[str]:
-    from tools.schemas import ListEventsResult, LookupContactsResult, SearchMailboxResult
+    from agents.assistant.mail_asks import is_content
+    from tools.schemas import (
+        ListEventsResult,
+        ListMessagesResult,
+        LookupContactsResult,
+        SearchMailboxResult,
+    )
 
     question = state.get("question", "")
+    if tool == "list_messages" and isinstance(artifact, ListMessagesResult):
+        # "What did Leah say in her last email": read the newest message listed.
+        return ["read_message"] if artifact.messages and is_content(question) else []
+    if (
+        tool == "list_events"
+        and isinstance(artifact, ListEventsResult)
+        and any(e.organizer for e in artifact.events)
+        and asked_fields(question)
+        and PERSON_REF.search(question)
+    ):
+        # "The phone number of whoever runs the review": the event's organizer, looked up.
+        return ["lookup_contacts"]
     if tool == "list_events" and isinstance(artifact, ListEventsResult) and not artifact.events:
         # Nothing on the calendar then: the meeting may live only in mail ("Room for
         # tomorrow's meeting"), as it does for mailboxes without a calendar.
@@ -487,6 +516,11 @@ def _args_for(
     if tool in ("read_message", "read_thread"):
         return _id_args(tool, artifacts)
     fallback = heuristic_args(tool, question, ctx)
+    # "The guy who sent us the quote - what's his number": the person is the sender of the
+    # mail just found, not words of the question.
+    if tool == "lookup_contacts" and not names_in(question) and PERSON_REF.search(question):
+        who = _event_organizer(artifacts, question) or _mail_sender(artifacts, ctx)
+        fallback["query"] = who or fallback["query"]
     if tool == "find_free_time":
         emails = _contact_emails(artifacts)
         if emails:
@@ -533,16 +567,54 @@ def _args_for(
 
 def _id_args(tool: str, artifacts: list[BaseModel]) -> dict[str, Any]:
     """read_* arguments come from what tools returned, never from model text."""
-    from tools.schemas import SearchMailboxResult
+    from tools.schemas import ListMessagesResult, SearchMailboxResult
 
     for artifact in reversed(artifacts):
-        if isinstance(artifact, SearchMailboxResult) and artifact.hits:
-            top = artifact.hits[0]
+        hits = (
+            artifact.hits if isinstance(artifact, SearchMailboxResult)
+            else artifact.messages if isinstance(artifact, ListMessagesResult)
+            else []
+        )  # fmt: skip
+        if hits:
+            top = hits[0]
             if tool == "read_thread":
                 return {"thread_id": top.thread_id}
             return {"message_id": top.message_id}
     key = "thread_id" if tool == "read_thread" else "message_id"
     return {key: "unknown"}
+
+
+def _event_organizer(artifacts: list[BaseModel], question: str) -> str | None:
+    """The organizer's address of the event the question names best (of the events found)."""
+    from agents.assistant.compose import _best_events
+    from tools.schemas import ListEventsResult
+
+    for artifact in artifacts:
+        if isinstance(artifact, ListEventsResult) and artifact.events:
+            for e in _best_events(artifact.events, question):
+                if e.organizer:
+                    return e.organizer.removeprefix("mailto:")
+    return None
+
+
+def _mail_sender(artifacts: list[BaseModel], ctx: AgentContext) -> str | None:
+    """The sender (name, else address) of the best mail found that is not the user's own."""
+    from tools.messages import own_addresses_of
+    from tools.schemas import MessageView, SearchMailboxResult
+
+    own = own_addresses_of(ctx)
+    for artifact in artifacts:
+        senders = (
+            [h.sender for h in artifact.hits] if isinstance(artifact, SearchMailboxResult)
+            else [artifact.sender] if isinstance(artifact, MessageView)
+            else []
+        )  # fmt: skip
+        for sender in senders:
+            name, _, addr = sender.partition("<")
+            addr = addr.rstrip(">").strip().lower() or name.strip().lower()
+            if addr and addr not in own:
+                return name.strip() or addr
+    return None
 
 
 def _contact_emails(artifacts: list[BaseModel]) -> list[str]:
@@ -584,6 +656,7 @@ _RESULT_TOOLS: dict[str, tuple[str, ...]] = {
     "list_events": ("ListEventsResult",),
     "find_free_time": ("FindFreeTimeResult", "LookupContactsResult"),
     "lookup_contacts": ("LookupContactsResult", "SearchMailboxResult", "MessageView"),
+    "list_messages": ("ListMessagesResult", "MessageView"),
 }
 
 
@@ -625,11 +698,14 @@ def _compose_parts(
         return compose(state["question"], artifacts, ctx, embedder, primary=primary)
     texts: list[str] = []
     cited: list[str] = []
-    for i, (ask, tool) in enumerate(parts, start=1):
+    for ask, tool in parts:
         kinds = _RESULT_TOOLS.get(tool, ())
         mine = [a for a in artifacts if type(a).__name__ in kinds]
         got = compose(ask, mine, ctx, embedder) if mine else None
         text = got.text if got else f'I couldn\'t find anything for "{ask}".'
         cited += [c for c in (got.cited if got else []) if c not in cited]
-        texts.append(f"{i}. {text}")
-    return Composed("\n".join(texts), cited)
+        if text not in texts:  # two asks one tool result answers: say it once
+            texts.append(text)
+    if len(texts) == 1:
+        return Composed(texts[0], cited)
+    return Composed("\n".join(f"{i}. {t}" for i, t in enumerate(texts, start=1)), cited)

@@ -21,24 +21,41 @@ from typing import TYPE_CHECKING
 import numpy as np
 import yaml
 
+from agents.assistant.mail_asks import is_record_question, is_topic_top_senders
+
 if TYPE_CHECKING:
     from retrieval.index.embeddings import Embedder
 
+#: Someone named by their role in an event: the event's organizer.
+_EVENT_ROLE = re.compile(
+    r"\b(whoever|who)( is|'s)? (running|organi[sz]ing|hosting|leading|chairing|in charge of)\b"
+)
+#: How far a rule-matched tool is put ahead of the best example-matched one.
+RULE_MARGIN = 0.1
 INTENTS_FILE = Path(__file__).with_name("intents.yaml")
 TOOLS = (
     "search_mailbox", "read_thread", "read_message", "list_events", "find_free_time",
-    "lookup_contacts",
+    "lookup_contacts", "list_messages",
 )  # fmt: skip
 
+#: Words before "number" that make it a phone number ("his number", "cell number").
+_PHONE_WORDS = (
+    r"(phone|cell|mobile|contact|direct|fax|office|home|work|his|her|their|my|your|the|a|"
+    r"whats|what's|what)"
+)
 #: (pattern, tool, bonus): cheap features for words MiniLM underweights.
 CUES: list[tuple[re.Pattern[str], str, float]] = [
-    (re.compile(r"\b(free|availab\w*|open slots?|fit in|squeeze|find (a )?(time|slot))\b"),
+    (re.compile(r"\b(free|availab\w*|open slots?|fit|squeeze|find (a )?(time|slot))\b"),
      "find_free_time", 0.12),
     (re.compile(r"\b(e-?mail address|phone|mobile|cell|role|reach|contact (info|details)|"
                 r"works? for|"
                 r"job title|who is|who's|birthday)\b|'s e-?mail\s*\??$"), "lookup_contacts", 0.10),
     (re.compile(r"\b(calendar|schedule[d]?|meeting|appointment|standup|interview|offsite|"
                 r"webinar|1:1|one on one)\b"), "list_events", 0.06),
+    # Who was / is at an event: its attendee list ("who was at the readiness review").
+    (re.compile(r"\bwho (was|were|is|are|will be) (at|in|going to|attending|invited to)\b|"
+                r"\bwho (attended|came to|went to|showed up|is coming to|organi[sz]es)\b|"
+                r"\b(attendees|invitees|participants)\b"), "list_events", 0.12),
     (re.compile(r"\b(summar\w*|recap|thread|catch me up|tl;?dr|back and forth|chain)\b"),
      "read_thread", 0.10),
     (re.compile(r"\b(e-?mails?|mail|wrote|said|sent|quote[d]?|invoice|attachment|message)\b"),
@@ -46,6 +63,10 @@ CUES: list[tuple[re.Pattern[str], str, float]] = [
     # Someone reported something ("Sam asked...", "the launch got moved"): that is in mail.
     (_REPORTED := re.compile(r"\b(asked|said|says|wrote|mentioned|told|moved|got moved|"
                               r"announced|replied|forwarded|promised)\b"), "search_mailbox", 0.08),
+    # Any "<thing> number" that is not a person's phone ("requisition number", "bridge PIN"):
+    # an identifier written in mail, whatever else the question shares with contact examples.
+    (re.compile(rf"\b(?!{_PHONE_WORDS}\b)[a-z]{{3,}} (number|no\.?|#|pin)\b"),
+     "search_mailbox", 0.2),
     # Ticket, order and invoice numbers ("NW-482", "PO-2026-118") live in mail.
     (re.compile(r"\b[a-z]{2,5}-\d{2,}\b|\b(po|invoice|ticket|order|quote) (number|no|#)"),
      "search_mailbox", 0.08),
@@ -196,6 +217,17 @@ class IntentRouter:
         for pattern, tool, bonus in CUES:
             if pattern.search(lowered):
                 scores[tool] += bonus
+        # Mail as a record ("when did I last hear from X", "who emails me most") is a listing
+        # by sender and date, and "who wrote most about X" a search counted by sender: the
+        # question's form decides, whatever words it shares with other tools' examples.
+        # (``list_messages`` has no examples: questions of other tools share its words.)
+        if is_record_question(text):
+            scores["list_messages"] = max(scores.values()) + RULE_MARGIN
+        elif _EVENT_ROLE.search(lowered):
+            # "The number of whoever is running the review": the event says who that is.
+            scores["list_events"] = max(scores.values()) + RULE_MARGIN
+        elif is_topic_top_senders(text):
+            scores["search_mailbox"] = max(scores.values()) + RULE_MARGIN
         if max(scores.values()) < self.min_score:
             # Nothing matches well: mail is where most facts live, so search it.
             scores["search_mailbox"] = self.min_score

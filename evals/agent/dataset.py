@@ -41,6 +41,7 @@ ToolName = Literal[
     "list_events",
     "find_free_time",
     "lookup_contacts",
+    "list_messages",
 ]
 # "thread" = the answer needs a whole thread or message (read_thread / read_message).
 Category = Literal["mail_search", "thread", "calendar", "free_time", "contacts", "multi_tool"]
