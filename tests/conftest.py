@@ -92,6 +92,7 @@ def postgres_migrated(postgres_server: object, tmp_path_factory: pytest.TempPath
     services = Services(Settings(data_dir=data_dir, store=store))  # type: ignore[call-arg,arg-type]
     try:
         _ = services.store, services.pim, services.keys, services.feedback, services.actions
+        _ = services.precomputed
     finally:
         services.close()
     postgres_server.make_template(name)

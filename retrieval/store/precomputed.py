@@ -93,5 +93,14 @@ class PrecomputedStore:
 
 
 def open_precomputed_store(settings: Settings) -> PrecomputedStore:
-    """The precomputed-results store in the main SQLite file of ``settings``."""
+    """The precomputed-results store in the main SQLite file of ``settings`` (or on its Postgres
+    backend, every method in its user's scope)."""
+    if settings.store.backend == "postgres":
+        from typing import cast
+
+        from retrieval.store.pg_conn import user_scoped
+        from retrieval.store.postgres import pg_connection
+
+        conn = cast("sqlite3.Connection", pg_connection(settings))
+        return user_scoped(PrecomputedStore)(conn)
     return PrecomputedStore(connect(settings.store_path, settings.store.busy_timeout_s))

@@ -93,7 +93,7 @@ def test_every_user_owned_table_has_forced_row_level_security(pg_store: Any) -> 
         "messages", "message_addresses", "attachments", "message_locations", "threads",
         "quarantine", "ingest_runs", "deletions", "sources", "cal_components", "cal_people",
         "contact_cards", "contact_emails", "mail_people", "mail_people_seen", "api_keys",
-        "feedback", "actions", "outbox",
+        "feedback", "actions", "outbox", "precomputed",
     }  # fmt: skip
     assert set(tables) == expected
     assert all(tables.values()), [t for t, on in tables.items() if not on]
