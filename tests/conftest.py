@@ -56,6 +56,8 @@ def redis_server() -> Iterator[object]:
 
     with run_redis() as server:
         yield server
+
+
 # -- PostgreSQL (the store's scale-out backend) ----------------------------------------------
 
 
