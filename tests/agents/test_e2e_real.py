@@ -65,6 +65,8 @@ def test_real_model_tool_calls_and_citations(
         assert _exists(real, cid), cid
 
 
+# The same real-model summary path runs through the API in test_agents_routes.py.
+@pytest.mark.heavy
 def test_real_model_summary_cites_thread_messages(real: Services) -> None:
     row = real.store.conn.execute(  # type: ignore[attr-defined]
         "SELECT id FROM threads WHERE user_id='demo' ORDER BY message_count DESC LIMIT 1"

@@ -11,6 +11,8 @@ from evals.bench_ingest import run_index_bench
 
 
 @pytest.mark.integration
+# Ingest with indexing is covered by the ingest and index tests; this checks the bench's report.
+@pytest.mark.heavy
 def test_index_bench_reports_what_it_indexed(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "unused", _env_file=None)  # type: ignore[call-arg]
     report = run_index_bench(REPO_ROOT / "demo" / "mail", settings, sample=5, log=lambda _m: None)

@@ -62,6 +62,8 @@ def test_eval_runs_on_edge_with_fake_embedder(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
+# The suite itself runs in test_smoke.py[retrieval]; this quality claim is `make eval`'s.
+@pytest.mark.heavy
 def test_hybrid_beats_single_methods_on_aeslc_subset(tmp_path: Path) -> None:
     ds = read_aeslc(shared_path("summaries", "aeslc_dev"), limit=100)
     settings = Settings(data_dir=tmp_path)  # type: ignore[call-arg]
