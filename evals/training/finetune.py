@@ -227,7 +227,7 @@ def finetune_subject_lines(
         import torch
     except ImportError as exc:
         raise InputError(
-            "fine-tuning needs peft: pip install -c constraints.txt -e '.[finetune]'"
+            "fine-tuning needs peft: pip install -c constraints.txt -e '.[eval]'"
         ) from exc
     from transformers import get_linear_schedule_with_warmup
 
@@ -319,7 +319,8 @@ def finetune_subject_lines(
         "name": config.name,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "base": {"name": resolved.name, "sha256": resolved.spec.sha256,
-                 "weights": "dequantized from the GGUF, fp32"},
+                 "weights": "dequantized from the GGUF, fp32" if resolved.format == "gguf"
+                 else "the Hugging Face folder, fp32"},
         "device": str(device),
         "data": {"path": str(data), "fingerprint": fingerprint(data), "usable": len(pairs),
                  "train": len(train), "held_out": len(held), "train_ids_sha256": _ids_hash(train),
